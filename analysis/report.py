@@ -1,0 +1,89 @@
+"""The run's report: results.parquet for tools, report.md for people.
+
+The first table answers the question the tool exists for: for each shape, how fast is each
+backend on each device. A cell holds `median ms · TFLOPS`, or the status when the job did
+not produce a time (oom, unsupported, ...), so a failure is visible where the number would be.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.frame import SHAPE_COLUMNS, load_results
+
+
+def cell(row: pd.Series) -> str:
+    if row["status"] != "ok":
+        return row["status"]
+    text = f"{row['median_ms']:.4g} ms · {row['tflops']:.3g} TFLOPS"
+    if row["backend"] == "default" and row.get("dispatched"):
+        text += f" (→ {row['dispatched']})"
+    return text
+
+
+def shape_title(key: tuple) -> str:
+    s = dict(zip(SHAPE_COLUMNS, key))
+    kv = "" if (s["kv_heads"], s["kv_len"]) == (s["heads"], s["seq_len"]) else f", kv {s['kv_heads']}×{s['kv_len']}"
+    return (f"{s['sweep']}: batch {s['batch']}, heads {s['heads']}, seq {s['seq_len']}, head_dim {s['head_dim']}"
+            f"{kv}, {s['dtype']}, {'causal' if s['causal'] else 'non-causal'}, {s['mode']}, {s['inputs']} inputs")
+
+
+def speed_tables(frame: pd.DataFrame) -> list[str]:
+    """Per shape: device × backend, backends in the order the config named them."""
+    bench = frame[frame["job"] == "sdpa_benchmark"].copy()
+    if bench.empty:
+        return ["No benchmark results."]
+    bench["cell"] = bench.apply(cell, axis=1)
+    backends = list(dict.fromkeys(bench["backend"]))
+    out = []
+    for key, group in bench.groupby(SHAPE_COLUMNS, sort=False):
+        table = group.pivot_table(index="device_label", columns="backend", values="cell", aggfunc="last")
+        table = table.reindex(columns=[b for b in backends if b in table.columns]).fillna("—")
+        out += [f"### {shape_title(key)}", "", markdown_table(table, "device"), ""]
+    return out
+
+
+def markdown_table(table: pd.DataFrame, index_name: str) -> str:
+    header = [index_name, *map(str, table.columns)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join([str(idx), *map(str, row)]) + " |" for idx, row in table.iterrows()]
+    return "\n".join(lines)
+
+
+def failure_lines(frame: pd.DataFrame) -> list[str]:
+    """Each distinct reason once, with how many jobs it stopped."""
+    bad = frame[frame["status"] != "ok"]
+    if bad.empty:
+        return ["None."]
+    reasons = bad.assign(reason=bad["error"].fillna("").str.split("\n").str[0].str[:300])
+    counts = reasons.groupby(["status", "backend", "reason"], sort=False).size()
+    return [f"- **{status}** `{backend}` ×{n}: {reason}" for (status, backend, reason), n in counts.items()]
+
+
+def device_lines(run_dir: Path) -> list[str]:
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    session = manifest["sessions"][-1]
+    lines = [f"Versions (driver): {', '.join(f'{k} {v}' for k, v in session['versions'].items())}", "",
+             "| host | device | GPU | UUID | torch | CUDA | cuDNN | driver |", "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {d['hostname']} | {d['device']} | {d['gpu_name']} | {d['gpu_uuid'] or '—'} | {d['torch_version']} "
+              f"| {d['cuda_version'] or '—'} | {d['cudnn_version'] or '—'} | {d['driver_version'] or '—'} |"
+              for d in session["devices"]]
+    return lines
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write results.parquet and report.md from the run's journal; returns report.md's path."""
+    run_dir = Path(run_dir)
+    frame = load_results(run_dir)
+    frame.drop(columns="device_label").to_parquet(run_dir / "results.parquet", index=False)
+    counts = ", ".join(f"{s} {n}" for s, n in frame["status"].value_counts().items()) or "no jobs"
+    lines = [f"# sdpa-bench report: {run_dir.name}", "", f"{len(frame)} jobs: {counts}.", "",
+             "## Speed: device × backend, per shape", "",
+             "Median time per call and achieved TFLOPS (FLOP count in the README); a failed job shows its status.", "",
+             *speed_tables(frame), "## Failures", "", *failure_lines(frame), "",
+             "## Devices", "", *device_lines(run_dir), ""]
+    path = run_dir / "report.md"
+    path.write_text("\n".join(lines))
+    return path

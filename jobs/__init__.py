@@ -1,0 +1,10 @@
+"""Job functions, by name: the one registry the worker looks jobs up in.
+
+A job is a plain function `(spec, device, timing) -> Outcome`. Add one by writing the function
+and naming it here; nothing registers itself on import.
+"""
+from jobs.sdpa_benchmark import sdpa_benchmark
+
+JOBS = {
+    "sdpa_benchmark": sdpa_benchmark,
+}

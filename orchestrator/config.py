@@ -1,0 +1,135 @@
+"""The run's configuration: a typed dataclass tree read from YAML, strict and checked up front.
+
+`load_config(path)` either returns a `Config` or raises `ConfigError` with one message naming
+the field path, the bad value and what is allowed. Nothing is started before it returns.
+Allowed values and lower bounds live on the fields themselves (`choices`, `min` metadata).
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jobs import JOBS
+from jobs.backends import BACKENDS
+from jobs.sdpa_benchmark import DRAWS, DTYPES
+from jobs.flops import MODE_FACTOR
+from jobs.timing import TimingConfig
+
+PLACEMENTS = ("every_device",)
+DEVICE_TYPES = ("any", "cuda", "cpu")
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; the message is meant for the user as it is."""
+
+
+def choices(*allowed: str, default: Any = dataclasses.MISSING) -> Any:
+    return field(default=default, metadata={"choices": tuple(allowed)})
+
+
+def at_least(low: float, default: Any = dataclasses.MISSING) -> Any:
+    return field(default=default, metadata={"min": low})
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    placement: str = choices(*PLACEMENTS, default="every_device")
+    job_timeout_s: float = at_least(1, default=900.0)
+    max_retries: int = at_least(0, default=1)  # re-runs of a job whose worker process died
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """Every combination of these values is one benchmark point. `null` kv_* means 'as q'."""
+    batch: tuple[int, ...] = field(metadata={"min": 1})
+    heads: tuple[int, ...] = field(metadata={"min": 1})
+    seq_len: tuple[int, ...] = field(metadata={"min": 1})
+    head_dim: tuple[int, ...] = field(metadata={"min": 1})
+    dtype: tuple[str, ...] = field(metadata={"choices": tuple(DTYPES)})
+    backend: tuple[str, ...] = field(metadata={"choices": tuple(BACKENDS)})
+    causal: tuple[bool, ...] = (False,)
+    kv_heads: tuple[typing.Optional[int], ...] = field(default=(None,), metadata={"min": 1})
+    kv_len: tuple[typing.Optional[int], ...] = field(default=(None,), metadata={"min": 1})
+    mode: tuple[str, ...] = field(default=("fwd",), metadata={"choices": tuple(MODE_FACTOR)})
+    inputs: tuple[str, ...] = field(default=("randn",), metadata={"choices": tuple(DRAWS)})
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    name: str
+    grid: GridConfig
+    job: str = choices(*JOBS, default="sdpa_benchmark")
+    device_type: str = choices(*DEVICE_TYPES, default="any")  # which workers run this sweep
+
+
+@dataclass(frozen=True)
+class Config:
+    sweeps: tuple[SweepConfig, ...]
+    run: RunConfig = RunConfig()
+    timing: TimingConfig = TimingConfig()
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file; pass an existing YAML file with -c")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from None
+    config = parse(Config, data, "config")
+    names = [s.name for s in config.sweeps]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"config.sweeps: sweep names must be unique, got {names}")
+    return config
+
+
+def parse(cls: type, data: Any, path: str) -> Any:
+    """Build dataclass `cls` from plain YAML data, rejecting unknown keys and wrong types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of {cls.__name__} fields, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in data:
+        if key not in fields:
+            raise ConfigError(f"{path}.{key}: unknown key; valid keys are: {', '.join(fields)}")
+    kwargs = {}
+    for name, f in fields.items():
+        if name in data:
+            kwargs[name] = convert(hints[name], data[name], f"{path}.{name}", f.metadata)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{path}.{name}: missing; this field is required")
+    return cls(**kwargs)
+
+
+def convert(hint: Any, value: Any, path: str, meta: Any) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is tuple:  # a list in YAML; a lone scalar stands for a one-element list
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            raise ConfigError(f"{path}: empty list; give at least one value")
+        return tuple(convert(args[0], v, f"{path}[{i}]", meta) for i, v in enumerate(items))
+    if origin is typing.Union:  # Optional[X]
+        return None if value is None else convert(args[0], value, path, meta)
+    if dataclasses.is_dataclass(hint):
+        return parse(hint, value, path)
+    return check_scalar(hint, value, path, meta)
+
+
+def check_scalar(hint: type, value: Any, path: str, meta: Any) -> Any:
+    ok = isinstance(value, hint) and not (hint is int and isinstance(value, bool))
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        ok, value = True, float(value)
+    if not ok:
+        raise ConfigError(f"{path}: {value!r} is not a {hint.__name__}")
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(f"{path}: {value!r} is not allowed; choose one of: {', '.join(meta['choices'])}")
+    if "min" in meta and value < meta["min"]:
+        raise ConfigError(f"{path}: {value!r} is not allowed; it must be >= {meta['min']}")
+    return value

@@ -1,0 +1,87 @@
+"""One run, start to end: check the config, start workers, drive the jobs, write the report.
+
+The run directory holds everything: config.yaml (what was asked), manifest.json (versions and
+devices), results.jsonl and samples.jsonl (journals), then results.parquet and report.md.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import platform
+import signal
+import sys
+from pathlib import Path
+
+import pandas
+import ray
+import torch
+import yaml
+
+from analysis.report import write_report
+from orchestrator.cluster import connect, start_workers
+from orchestrator.config import Config, ConfigError
+from orchestrator.devices import DeviceInfo
+from orchestrator.driver import Slot, drive, placement_key, plan_queues
+from orchestrator.results import read_journal
+from orchestrator.sink import RunSink
+from orchestrator.sweep import expand_config
+
+# -1: Ray restarts a dead worker as often as needed; the driver bounds retries per job.
+WORKER_MAX_RESTARTS = -1
+
+
+def prepare_run_dir(run_dir: Path, config_text: str, resume: bool) -> set[str]:
+    """Create or reopen the run directory; returns the ids of jobs already finished there."""
+    journal = run_dir / "results.jsonl"
+    if not resume and journal.exists():
+        raise ConfigError(f"{run_dir}: already holds results; continue it with --resume {run_dir} "
+                          "or choose a new directory with -o")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        (run_dir / "config.yaml").write_text(config_text)
+    return {row["job_id"] for row in read_journal(journal)}
+
+
+def write_manifest(run_dir: Path, config: Config, infos: list[DeviceInfo]) -> None:
+    path = run_dir / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.exists() else {"sessions": []}
+    manifest["config"] = dataclasses.asdict(config)
+    manifest["sessions"].append({
+        "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "argv": sys.argv,
+        "versions": {"python": platform.python_version(), "ray": ray.__version__,
+                     "torch": torch.__version__, "cuda": torch.version.cuda, "pandas": pandas.__version__},
+        "devices": [dataclasses.asdict(i) for i in infos],
+    })
+    path.write_text(json.dumps(manifest, indent=2))
+
+
+def raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_sweep(config: Config, config_text: str, run_dir: Path, address: str | None,
+              resume: bool = False) -> Path:
+    """Run every job of `config` not yet in `run_dir`; returns the report's path."""
+    jobs = expand_config(config)  # every config error surfaces here, before Ray starts
+    done = prepare_run_dir(run_dir, config_text, resume)
+    connect(address)
+    workers = start_workers(config.timing, WORKER_MAX_RESTARTS)
+    infos = [info for _, info in workers]
+    write_manifest(run_dir, config, infos)
+    queues = plan_queues(jobs, infos, config.run.placement, done)
+    slots = [Slot(w, info, queues[placement_key(info, config.run.placement)]) for w, info in workers]
+    sink = RunSink(run_dir, total=sum(len(q) for q in queues.values()))
+    print(f"sdpa-bench: {sink.total} jobs on {len(slots)} worker(s) "
+          f"({', '.join(sorted({i.gpu_name for i in infos}))}); {len(done)} already done", flush=True)
+    signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        drive(slots, config.run, sink)
+    except KeyboardInterrupt:
+        print("sdpa-bench: interrupted; stopping workers and reporting what finished", flush=True)
+    finally:
+        sink.close()
+        for worker, _ in workers:
+            ray.kill(worker, no_restart=True)
+    return write_report(run_dir)

@@ -1,0 +1,117 @@
+"""One result row (`Result`) and the append-only journal that holds them.
+
+Every row is written, flushed and fsynced the moment it arrives, so a run that dies keeps all
+it finished. Raw timing samples go to a sibling journal keyed by job id, written first: a row
+in results.jsonl means its samples are on disk too.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from jobs.spec import JobSpec
+from orchestrator.devices import DeviceInfo
+
+
+@dataclass(frozen=True)
+class Result:
+    """One job on one device: a flat row, units in the field names."""
+    job_id: str
+    job: str
+    sweep: str
+    status: str  # ok | oom | unsupported | error | crashed | timeout | skipped
+    error: str
+    attempt: int
+    # where it ran
+    node: str
+    hostname: str
+    device: str  # cuda:N (N = the GPU's index on its node) or cpu
+    gpu_name: str
+    gpu_uuid: str
+    # the point
+    backend: str
+    dtype: str
+    batch: int
+    heads: int
+    kv_heads: int
+    seq_len: int
+    kv_len: int
+    head_dim: int
+    causal: bool
+    mode: str
+    inputs: str
+    seed: int
+    # the measurement (None when the job did not get that far)
+    median_ms: float | None = None
+    iqr_ms: float | None = None
+    min_ms: float | None = None
+    n_reps: int | None = None
+    ci_rel: float | None = None
+    stop_reason: str | None = None
+    flops: float | None = None
+    tflops: float | None = None
+    peak_mem_mib: float | None = None
+    input_mem_mib: float | None = None
+    kernels: str | None = None
+    dispatched: str | None = None
+    duration_s: float | None = None
+    finished_at: str = ""
+
+
+def make_result(job_id: str, spec: JobSpec, device: DeviceInfo, status: str, error: str = "",
+                attempt: int = 1, metrics: Mapping[str, Any] | None = None,
+                duration_s: float | None = None) -> Result:
+    where = {k: getattr(device, k) for k in ("node", "hostname", "device", "gpu_name", "gpu_uuid")}
+    return Result(job_id=job_id, status=status, error=error, attempt=attempt, **where,
+                  **dataclasses.asdict(spec), **(metrics or {}), duration_s=duration_s,
+                  finished_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+
+
+class Journal:
+    """Append-only JSON-lines file; each append is on disk before it returns."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        drop_torn_tail(path)
+        self._file = open(path, "a", encoding="utf-8")
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        self._file.write(json.dumps(row) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def drop_torn_tail(path: Path) -> None:
+    """Cut a last line that a crash left unfinished, so new rows don't glue onto it."""
+    data = path.read_bytes() if path.exists() else b""
+    if data and not data.endswith(b"\n"):
+        warnings.warn(f"{path}: dropping a torn last line (the run was cut mid-write)")
+        with open(path, "r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
+
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    """All complete rows; a torn last line (a crash mid-write) is skipped with a warning."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    rows = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i != len(lines) - 1:
+                raise ValueError(f"{path}:{i + 1}: corrupt line in the middle of the journal") from None
+            warnings.warn(f"{path}:{i + 1}: skipping a torn last line (the run was cut mid-write)")
+    return rows

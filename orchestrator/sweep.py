@@ -1,0 +1,46 @@
+"""From the config's sweeps to the list of `JobSpec`s, and each job's stable id.
+
+Everything here runs before Ray starts, so a grid that cannot run is a config error, not a
+failed job.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+
+from jobs.spec import JobSpec
+from orchestrator.config import Config, ConfigError, SweepConfig
+
+
+def expand_sweep(sweep: SweepConfig, index: int, seed: int) -> list[JobSpec]:
+    """Every combination of the sweep's grid, in grid order; `None` kv_* take q's values."""
+    grid = dataclasses.asdict(sweep.grid)
+    specs = []
+    for values in itertools.product(*grid.values()):
+        point = dict(zip(grid, values))
+        point["kv_heads"] = point["kv_heads"] or point["heads"]
+        point["kv_len"] = point["kv_len"] or point["seq_len"]
+        if point["heads"] % point["kv_heads"]:
+            raise ConfigError(f"config.sweeps[{index}].grid: heads={point['heads']} is not a multiple of "
+                              f"kv_heads={point['kv_heads']}; grouped-query attention needs it to be")
+        specs.append(JobSpec(job=sweep.job, sweep=sweep.name, seed=seed, **point))
+    return specs
+
+
+def expand_config(config: Config) -> list[tuple[JobSpec, str]]:
+    """All jobs of the run, each with the device type that may run it (any | cuda | cpu)."""
+    if config.timing.min_reps > config.timing.max_reps:
+        raise ConfigError(f"config.timing.min_reps: {config.timing.min_reps} is more than "
+                          f"max_reps={config.timing.max_reps}; make min_reps <= max_reps")
+    return [(spec, sweep.device_type)
+            for i, sweep in enumerate(config.sweeps)
+            for spec in expand_sweep(sweep, i, config.run.seed)]
+
+
+def job_id(spec: JobSpec, target: str) -> str:
+    """Stable id from the job's content and where it runs: the same point on the same device
+    always gets the same id, so resume and retries are exact."""
+    blob = json.dumps([dataclasses.asdict(spec), target], sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]

@@ -1,0 +1,56 @@
+"""The sdpa_benchmark job on the CPU: every mode, GQA, unequal lengths, unsupported backends."""
+import dataclasses
+
+import pytest
+import torch
+
+from jobs.sdpa_benchmark import build_call, make_inputs, sdpa_benchmark
+from jobs.spec import JobSpec, Unsupported
+from jobs.timing import TimingConfig
+from orchestrator.devices import DeviceInfo
+from orchestrator.results import Result, make_result
+
+CPU = torch.device("cpu")
+FAST = TimingConfig(warmup_reps=1, warmup_ms=0, min_reps=3, max_reps=10, target_rel_ci=0.5, budget_s=0.2)
+
+
+def spec(**kw) -> JobSpec:
+    base = dict(job="sdpa_benchmark", sweep="t", backend="math", dtype="float32", batch=2, heads=4, kv_heads=4,
+                seq_len=33, kv_len=33, head_dim=16, causal=False, mode="fwd", inputs="randn", seed=0)
+    return JobSpec(**{**base, **kw})
+
+
+@pytest.mark.parametrize("mode", ["fwd", "bwd", "fwd_bwd"])
+@pytest.mark.parametrize("shape", [{}, {"kv_heads": 2}, {"kv_len": 50, "causal": True}, {"kv_heads": 1, "seq_len": 7}])
+def test_every_mode_runs_and_reports_flat_metrics(mode, shape):
+    outcome = sdpa_benchmark(spec(mode=mode, **shape), CPU, FAST)
+    assert outcome.metrics["median_ms"] > 0
+    assert outcome.metrics["n_reps"] == len(outcome.samples_ms) >= 3
+    assert outcome.metrics["tflops"] > 0
+    # the metrics fit the row type exactly: no unknown or misspelled field
+    info = DeviceInfo("n", "h", "cpu", "cpu", "cpu", "", None, None, "", "", "", "", "")
+    row = make_result("id", spec(mode=mode, **shape), info, "ok", metrics=outcome.metrics)
+    assert all(not isinstance(v, (list, dict, tuple)) for v in dataclasses.asdict(row).values())
+
+
+def test_inputs_are_random_seeded_and_never_zero():
+    q, k, v = make_inputs(spec(inputs="rand"), CPU, grad=False)
+    q2, _, _ = make_inputs(spec(inputs="rand"), CPU, grad=False)
+    assert torch.equal(q, q2)  # same seed, same inputs: a point can be replayed
+    assert (q != 0).float().mean() > 0.99 and not torch.equal(q, k)
+    q3, _, _ = make_inputs(spec(seed=1), CPU, grad=False)
+    assert not torch.equal(q, q3)
+
+
+def test_gqa_output_matches_repeated_kv_heads():
+    s = spec(kv_heads=2)
+    q, k, v = make_inputs(s, CPU, grad=False)
+    out = build_call(s, q, k, v)()  # (B, 4, S, D) from k/v of (B, 2, S, D)
+    ref = torch.nn.functional.scaled_dot_product_attention(q, k.repeat_interleave(2, 1), v.repeat_interleave(2, 1))
+    torch.testing.assert_close(out, ref)
+
+
+@pytest.mark.parametrize("backend", ["efficient", "cudnn"])
+def test_a_backend_without_a_cpu_kernel_is_unsupported_with_torch_reason(backend):
+    with pytest.raises(Unsupported, match=f"{backend} on cpu has no kernel for this input: No viable backend"):
+        sdpa_benchmark(spec(backend=backend), CPU, FAST)
