@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Source at the start of every command on the lent GPU machine: installs the carried Ray wheels
+# (.whl/, built by ../shared/device/ray-wheels.sh) and records the machine's state in $OUT/env.txt.
+python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl || return 1
+export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 RAY_AUTH_MODE=disabled
+{
+  date -u +%FT%TZ
+  nvidia-smi --query-gpu=name,uuid,driver_version,memory.total,clocks.sm,clocks.max.sm,power.limit --format=csv
+  nvidia-smi --query-compute-apps=pid,used_memory --format=csv
+  python3 -c "import torch, ray, triton; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version(), 'triton', triton.__version__, 'ray', ray.__version__)"
+} > "$OUT/env.txt" 2>&1
+cat "$OUT/env.txt"
