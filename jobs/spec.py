@@ -27,6 +27,7 @@ class JobSpec:
     mode: str  # fwd | bwd | fwd_bwd
     inputs: str  # randn | rand
     seed: int
+    fault: str = "none"  # fault_injection only: none | oom | error | crash | hang
 
     def label(self) -> str:
         """Short human label, for progress lines and report headings."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from orchestrator.config import ConfigError, load_config
 
+INTERRUPTED_EXIT_CODE = 130  # as a shell reports Ctrl-C: the run stopped early, its report covers what finished
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
 
@@ -26,9 +27,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         run_dir, config_path = Path(args.output or f"runs/{stamp}"), Path(args.config or DEFAULT_CONFIG)
     config = load_config(config_path)
-    report = run_sweep(config, config_path.read_text(), run_dir, args.address, resume=bool(args.resume))
-    print(f"sdpa-bench: report written to {report}")
-    return 0
+    outcome = run_sweep(config, config_path.read_text(), run_dir, args.address, resume=bool(args.resume))
+    print(f"sdpa-bench: report written to {outcome.report}")
+    return INTERRUPTED_EXIT_CODE if outcome.interrupted else 0
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from orchestrator.selftest import selftest
+
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return 0 if selftest(Path(args.output or f"runs/selftest-{stamp}"), args.address) else 1
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -50,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", help="attach to this Ray cluster (e.g. auto) instead of starting one")
     run.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run: only missing jobs run")
     run.set_defaults(func=cmd_run)
+    selftest = sub.add_parser("selftest", help="inject OOM, exception, crash and hang on every device; check each is recorded")
+    selftest.add_argument("-o", "--output", help="run directory (default: runs/selftest-<timestamp>)")
+    selftest.add_argument("--address", help="attach to this Ray cluster instead of starting one")
+    selftest.set_defaults(func=cmd_selftest)
     report = sub.add_parser("report", help="rebuild results.parquet and report.md of a run directory")
     report.add_argument("run_dir")
     report.set_defaults(func=cmd_report)

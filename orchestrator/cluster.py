@@ -11,6 +11,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from jobs.timing import TimingConfig
+from orchestrator.config import MemoryBudget
 from orchestrator.devices import DeviceInfo
 from orchestrator.worker import DeviceWorker
 
@@ -32,7 +33,8 @@ def gpus_per_node() -> dict[str, int]:
     return {n["NodeID"]: int(n["Resources"].get("GPU", 0)) for n in ray.nodes() if n["Alive"]}
 
 
-def start_workers(timing: TimingConfig, max_restarts: int) -> list[tuple[ray.actor.ActorHandle, DeviceInfo]]:
+def start_workers(timing: TimingConfig, budget: MemoryBudget, max_restarts: int,
+                  ) -> list[tuple[ray.actor.ActorHandle, DeviceInfo]]:
     """One worker per GPU (or per node when there is no GPU), each with its identity."""
     nodes = gpus_per_node()
     use_gpus = any(nodes.values())
@@ -44,6 +46,6 @@ def start_workers(timing: TimingConfig, max_restarts: int) -> list[tuple[ray.act
                 num_gpus=1 if use_gpus else 0, num_cpus=0 if use_gpus else 1,
                 max_restarts=max_restarts, max_task_retries=0,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-            ).remote(timing))
+            ).remote(timing, budget))
     infos = ray.get([w.identity.remote() for w in workers])
     return list(zip(workers, infos))

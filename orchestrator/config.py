@@ -16,6 +16,7 @@ import yaml
 
 from jobs import JOBS
 from jobs.backends import BACKENDS
+from jobs.faults import FAULTS
 from jobs.sdpa_benchmark import DRAWS, DTYPES
 from jobs.flops import MODE_FACTOR
 from jobs.timing import TimingConfig
@@ -37,10 +38,20 @@ def at_least(low: float, default: Any = dataclasses.MISSING) -> Any:
 
 
 @dataclass(frozen=True)
+class MemoryBudget:
+    """Cap on what a worker's jobs may allocate, so a large GPU can stand in for a smaller one."""
+    fraction: typing.Optional[float] = field(default=None, metadata={"min": 0.001, "max": 1.0})
+    gib: typing.Optional[float] = field(default=None, metadata={"min": 0.001})
+    devices: tuple[str, ...] = ()  # e.g. [cuda:1]; empty: every device
+
+
+@dataclass(frozen=True)
 class RunConfig:
     placement: str = choices(*PLACEMENTS, default="every_device")
     job_timeout_s: float = at_least(1, default=900.0)
     max_retries: int = at_least(0, default=1)  # re-runs of a job whose worker process died
+    skip_larger_after_oom: bool = False  # after an OOM, record strictly larger shapes as skipped
+    memory_budget: MemoryBudget = MemoryBudget()
     seed: int = 0
 
 
@@ -58,6 +69,7 @@ class GridConfig:
     kv_len: tuple[typing.Optional[int], ...] = field(default=(None,), metadata={"min": 1})
     mode: tuple[str, ...] = field(default=("fwd",), metadata={"choices": tuple(MODE_FACTOR)})
     inputs: tuple[str, ...] = field(default=("randn",), metadata={"choices": tuple(DRAWS)})
+    fault: tuple[str, ...] = field(default=("none",), metadata={"choices": FAULTS})  # fault_injection job only
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,7 @@ class SweepConfig:
     grid: GridConfig
     job: str = choices(*JOBS, default="sdpa_benchmark")
     device_type: str = choices(*DEVICE_TYPES, default="any")  # which workers run this sweep
+    job_timeout_s: typing.Optional[float] = at_least(1, default=None)  # overrides run.job_timeout_s
 
 
 @dataclass(frozen=True)
@@ -132,4 +145,6 @@ def check_scalar(hint: type, value: Any, path: str, meta: Any) -> Any:
         raise ConfigError(f"{path}: {value!r} is not allowed; choose one of: {', '.join(meta['choices'])}")
     if "min" in meta and value < meta["min"]:
         raise ConfigError(f"{path}: {value!r} is not allowed; it must be >= {meta['min']}")
+    if "max" in meta and value > meta["max"]:
+        raise ConfigError(f"{path}: {value!r} is not allowed; it must be <= {meta['max']}")
     return value

@@ -2,14 +2,14 @@
 
 The queues live here, never on the actors: an actor that dies takes only its one running job
 with it. That job is retried (up to `run.max_retries`) once Ray has restarted the actor, then
-recorded `crashed`. A job past `run.job_timeout_s` gets its actor killed (a running actor call
-cannot be cancelled) and is recorded `timeout`; Ray restarts the actor for the next job.
+recorded `crashed`. A job past its timeout gets its actor killed (a running actor call cannot
+be cancelled) and is recorded `timeout`; Ray restarts the actor for the next job.
 """
 from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ray
 from ray.exceptions import ActorDiedError, RayActorError
@@ -17,17 +17,20 @@ from ray.exceptions import ActorDiedError, RayActorError
 from jobs.spec import JobSpec
 from orchestrator.config import RunConfig
 from orchestrator.devices import DeviceInfo
-from orchestrator.results import make_result
+from orchestrator.results import Result, make_result
 from orchestrator.sink import RunSink
-from orchestrator.sweep import job_id
+from orchestrator.sweep import SweepJob, job_id
 
 WAIT_S = 0.5  # how often the loop wakes to check timeouts when nothing finishes
+SIZE_FIELDS = ("batch", "heads", "kv_heads", "seq_len", "kv_len", "head_dim")
+SAME_FIELDS = ("job", "backend", "dtype", "mode", "causal")
 
 
 @dataclass
 class Pending:
     job_id: str
     spec: JobSpec
+    timeout_s: float
     attempt: int = 1
 
 
@@ -41,6 +44,7 @@ class Slot:
     ref: ray.ObjectRef | None = None
     started: float = 0.0
     retired: str = ""  # why this worker will not come back; "" while it serves
+    oom_specs: list[JobSpec] = field(default_factory=list)  # what ran out of memory here
 
 
 def placement_key(info: DeviceInfo, placement: str) -> str:
@@ -52,22 +56,44 @@ def eligible(info: DeviceInfo, device_type: str) -> bool:
     return device_type == "any" or info.compute.startswith(device_type)
 
 
-def plan_queues(jobs: list[tuple[JobSpec, str]], infos: list[DeviceInfo], placement: str,
+def plan_queues(jobs: list[SweepJob], infos: list[DeviceInfo], placement: str,
                 done: set[str]) -> dict[str, deque[Pending]]:
     """Per placement key, the jobs still to run there, in sweep order; `done` ids are left out."""
     queues: dict[str, deque[Pending]] = {placement_key(i, placement): deque() for i in infos}
-    for spec, device_type in jobs:
-        keys = dict.fromkeys(placement_key(i, placement) for i in infos if eligible(i, device_type))
+    for job in jobs:
+        keys = dict.fromkeys(placement_key(i, placement) for i in infos if eligible(i, job.device_type))
         for key in keys:
-            pending = Pending(job_id(spec, key), spec)
+            pending = Pending(job_id(job.spec, key), job.spec, job.timeout_s)
             if pending.job_id not in done:
                 queues[key].append(pending)
     return queues
 
 
-def submit(slot: Slot, pending: Pending) -> None:
-    slot.job, slot.started = pending, time.monotonic()
-    slot.ref = slot.worker.run.remote(pending.job_id, pending.spec, pending.attempt)
+def larger(spec: JobSpec, than: JobSpec) -> bool:
+    """`spec` is the same kind of point as `than` and at least as big in every dimension, bigger in one."""
+    if any(getattr(spec, f) != getattr(than, f) for f in SAME_FIELDS):
+        return False
+    sizes = [(getattr(spec, f), getattr(than, f)) for f in SIZE_FIELDS]
+    return all(a >= b for a, b in sizes) and any(a > b for a, b in sizes)
+
+
+def skip_reason(slot: Slot, pending: Pending, run: RunConfig) -> str:
+    if not run.skip_larger_after_oom:
+        return ""
+    smaller = next((s for s in slot.oom_specs if larger(pending.spec, s)), None)
+    return f"skipped: a smaller shape ({smaller.label()}) ran out of memory on this device" if smaller else ""
+
+
+def submit_next(slot: Slot, run: RunConfig, sink: RunSink) -> None:
+    """Give an idle worker its next job, recording the ones that are skipped on the way."""
+    while slot.queue:
+        pending = slot.queue.popleft()
+        reason = skip_reason(slot, pending, run)
+        if not reason:
+            slot.job, slot.started = pending, time.monotonic()
+            slot.ref = slot.worker.run.remote(pending.job_id, pending.spec, pending.attempt)
+            return
+        sink.record(make_result(pending.job_id, pending.spec, slot.info, "skipped", reason, pending.attempt), ())
 
 
 def ping(slot: Slot) -> None:
@@ -79,12 +105,12 @@ def lost(slot: Slot, err: RayActorError, run: RunConfig, sink: RunSink) -> None:
     """The worker process died under the call in flight: retry the job or record it crashed."""
     job = slot.job
     if job is not None and job.attempt <= run.max_retries:
-        slot.queue.appendleft(Pending(job.job_id, job.spec, job.attempt + 1))
+        slot.queue.appendleft(Pending(job.job_id, job.spec, job.timeout_s, job.attempt + 1))
     elif job is not None:
         reason = f"worker process died {job.attempt} time(s) running this job: {type(err).__name__}: {err}"
         sink.record(make_result(job.job_id, job.spec, slot.info, "crashed", reason.strip(), job.attempt), ())
     if isinstance(err, ActorDiedError) and job is None:  # died again before answering a ping
-        slot.retired = f"worker for {slot.info.device} on {slot.info.hostname} is gone: {err}"
+        slot.retired, slot.ref = f"worker for {slot.info.device} on {slot.info.hostname} is gone: {err}", None
     else:
         ping(slot)
 
@@ -107,14 +133,17 @@ def collect(slot: Slot, run: RunConfig, sink: RunSink) -> None:
     if slot.job is None:  # a ping came back: the worker is up again
         slot.info = value
         return
+    result: Result = value[0]
+    if result.status == "oom":
+        slot.oom_specs.append(slot.job.spec)
     slot.job = None
     sink.record(*value)
 
 
-def time_out(slot: Slot, run: RunConfig, sink: RunSink) -> None:
+def time_out(slot: Slot, sink: RunSink) -> None:
     job = slot.job
     sink.record(make_result(job.job_id, job.spec, slot.info, "timeout",
-                            f"no result after {run.job_timeout_s:g} s; worker killed and restarted",
+                            f"no result after {job.timeout_s:g} s; worker killed and restarted",
                             job.attempt, duration_s=time.monotonic() - slot.started), ())
     ray.kill(slot.worker, no_restart=False)
     ping(slot)
@@ -124,8 +153,8 @@ def drive(slots: list[Slot], run: RunConfig, sink: RunSink) -> None:
     """Feed idle workers, take results in completion order, until every queue is empty."""
     while True:
         for slot in slots:
-            if slot.ref is None and slot.queue and not slot.retired:
-                submit(slot, slot.queue.popleft())
+            if slot.ref is None and not slot.retired:
+                submit_next(slot, run, sink)
         in_flight = {slot.ref: slot for slot in slots if slot.ref is not None}
         if not in_flight:
             drain_retired(slots, sink)
@@ -135,5 +164,5 @@ def drive(slots: list[Slot], run: RunConfig, sink: RunSink) -> None:
             collect(in_flight[ref], run, sink)
         now = time.monotonic()
         for slot in slots:
-            if slot.job is not None and slot.ref is not None and now - slot.started > run.job_timeout_s:
-                time_out(slot, run, sink)
+            if slot.job is not None and slot.ref is not None and now - slot.started > slot.job.timeout_s:
+                time_out(slot, sink)

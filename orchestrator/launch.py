@@ -6,6 +6,7 @@ devices), results.jsonl and samples.jsonl (journals), then results.parquet and r
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import datetime
 import json
 import platform
@@ -61,13 +62,19 @@ def raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+@dataclass(frozen=True)
+class RunOutcome:
+    report: Path
+    interrupted: bool  # stopped by Ctrl-C/SIGTERM before every job finished
+
+
 def run_sweep(config: Config, config_text: str, run_dir: Path, address: str | None,
-              resume: bool = False) -> Path:
-    """Run every job of `config` not yet in `run_dir`; returns the report's path."""
+              resume: bool = False) -> RunOutcome:
+    """Run every job of `config` not yet in `run_dir`, then write the report."""
     jobs = expand_config(config)  # every config error surfaces here, before Ray starts
     done = prepare_run_dir(run_dir, config_text, resume)
     connect(address)
-    workers = start_workers(config.timing, WORKER_MAX_RESTARTS)
+    workers = start_workers(config.timing, config.run.memory_budget, WORKER_MAX_RESTARTS)
     infos = [info for _, info in workers]
     write_manifest(run_dir, config, infos)
     queues = plan_queues(jobs, infos, config.run.placement, done)
@@ -76,12 +83,14 @@ def run_sweep(config: Config, config_text: str, run_dir: Path, address: str | No
     print(f"sdpa-bench: {sink.total} jobs on {len(slots)} worker(s) "
           f"({', '.join(sorted({i.gpu_name for i in infos}))}); {len(done)} already done", flush=True)
     signal.signal(signal.SIGTERM, raise_interrupt)
+    interrupted = False
     try:
         drive(slots, config.run, sink)
     except KeyboardInterrupt:
+        interrupted = True
         print("sdpa-bench: interrupted; stopping workers and reporting what finished", flush=True)
     finally:
         sink.close()
         for worker, _ in workers:
             ray.kill(worker, no_restart=True)
-    return write_report(run_dir)
+    return RunOutcome(write_report(run_dir), interrupted)

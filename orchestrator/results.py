@@ -47,6 +47,7 @@ class Result:
     mode: str
     inputs: str
     seed: int
+    fault: str
     # the measurement (None when the job did not get that far)
     median_ms: float | None = None
     iqr_ms: float | None = None

@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+from dataclasses import dataclass
 
 from jobs.spec import JobSpec
 from orchestrator.config import Config, ConfigError, SweepConfig
@@ -29,12 +30,20 @@ def expand_sweep(sweep: SweepConfig, index: int, seed: int) -> list[JobSpec]:
     return specs
 
 
-def expand_config(config: Config) -> list[tuple[JobSpec, str]]:
-    """All jobs of the run, each with the device type that may run it (any | cuda | cpu)."""
+@dataclass(frozen=True)
+class SweepJob:
+    """One point of a sweep with what the driver needs to place and police it."""
+    spec: JobSpec
+    device_type: str  # any | cuda | cpu: which workers may run it
+    timeout_s: float
+
+
+def expand_config(config: Config) -> list[SweepJob]:
+    """All jobs of the run, in config order."""
     if config.timing.min_reps > config.timing.max_reps:
         raise ConfigError(f"config.timing.min_reps: {config.timing.min_reps} is more than "
                           f"max_reps={config.timing.max_reps}; make min_reps <= max_reps")
-    return [(spec, sweep.device_type)
+    return [SweepJob(spec, sweep.device_type, sweep.job_timeout_s or config.run.job_timeout_s)
             for i, sweep in enumerate(config.sweeps)
             for spec in expand_sweep(sweep, i, config.run.seed)]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import time
 import traceback
 
@@ -19,10 +20,18 @@ from jobs import JOBS
 from jobs.backends import is_oom
 from jobs.spec import JobSpec, Outcome, Unsupported
 from jobs.timing import TimingConfig
+from orchestrator.config import MemoryBudget
 from orchestrator.devices import DeviceInfo, probe_device
 from orchestrator.results import Result, make_result
 
 TRACEBACK_TAIL_LINES = 6
+POISONED_EXIT_CODE = 70  # the exit code of a worker whose CUDA context an error poisoned
+
+
+def poisons_context(err: Exception) -> bool:
+    """CUDA errors after which the context is unusable (illegal address, device assert, ...):
+    the only safe way on is a fresh process. Out-of-memory is not one of them."""
+    return type(err).__name__ == "AcceleratorError" or "CUDA error" in str(err)
 
 
 def attempt_job(spec: JobSpec, device: torch.device, timing: TimingConfig) -> tuple[str, str, Outcome]:
@@ -34,6 +43,9 @@ def attempt_job(spec: JobSpec, device: torch.device, timing: TimingConfig) -> tu
     except Exception as err:  # noqa: BLE001 - every job exception must become a row, never a lost job
         if is_oom(err):
             return "oom", str(err).splitlines()[0], Outcome()
+        if poisons_context(err):
+            print(f"sdpa-bench worker: {err}; exiting so Ray restarts it clean", file=sys.stderr, flush=True)
+            os._exit(POISONED_EXIT_CODE)
         tail = "".join(traceback.format_exception(err)[-TRACEBACK_TAIL_LINES:])
         return "error", f"{type(err).__name__}: {err}\n{tail}", Outcome()
 
@@ -46,6 +58,16 @@ def release_memory(device: torch.device) -> str:
     torch.cuda.empty_cache()
     free, total = torch.cuda.mem_get_info(device)
     return f" [device memory after release: {free / 2**30:.1f} GiB free of {total / 2**30:.1f} GiB]"
+
+
+def apply_budget(budget: MemoryBudget, info: DeviceInfo, device: torch.device) -> None:
+    """Cap this process's CUDA allocations; allocations past the cap raise torch's OOM error."""
+    if device.type != "cuda" or (budget.devices and info.device not in budget.devices):
+        return
+    total = torch.cuda.get_device_properties(device).total_memory
+    fractions = [f for f in (budget.fraction, budget.gib and budget.gib * 2**30 / total) if f]
+    if fractions:
+        torch.cuda.set_per_process_memory_fraction(min(min(fractions), 1.0), device)
 
 
 def run_job(job_id: str, spec: JobSpec, info: DeviceInfo, device: torch.device,
@@ -63,10 +85,11 @@ def run_job(job_id: str, spec: JobSpec, info: DeviceInfo, device: torch.device,
 class DeviceWorker:
     """Pins one device for its lifetime; Ray restarts it (constructor again) if the process dies."""
 
-    def __init__(self, timing: TimingConfig):
+    def __init__(self, timing: TimingConfig, budget: MemoryBudget):
         self.info = probe_device()
         self.device = torch.device(self.info.compute)
         self.timing = timing
+        apply_budget(budget, self.info, self.device)
 
     def identity(self) -> DeviceInfo:
         return self.info

@@ -23,8 +23,8 @@ def test_every_shipped_config_loads_and_expands(path):
 
 
 def test_tutorial_shape_is_in_the_default_config_for_every_backend():
-    specs = [s for s, device_type in expand_config(load_config(ROOT / "configs" / "default.yaml"))
-             if device_type == "cuda" and (s.batch, s.heads, s.seq_len, s.head_dim, s.dtype) == (32, 32, 2048, 224, "float16")]
+    specs = [j.spec for j in expand_config(load_config(ROOT / "configs" / "default.yaml")) if j.device_type == "cuda"
+             and (j.spec.batch, j.spec.heads, j.spec.seq_len, j.spec.head_dim, j.spec.dtype) == (32, 32, 2048, 224, "float16")]
     assert {s.backend for s in specs} == {"default", "math", "flash", "efficient", "cudnn"}
 
 

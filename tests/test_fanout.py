@@ -3,7 +3,7 @@ import json
 
 from analysis import load_results
 from orchestrator.cluster import start_workers
-from orchestrator.config import load_config
+from orchestrator.config import MemoryBudget, load_config
 from orchestrator.launch import run_sweep
 
 CONFIG = """
@@ -14,7 +14,7 @@ sweeps:
 
 
 def test_one_worker_per_fake_gpu(ray_fake_gpus):
-    workers = start_workers(load_config_timing(), max_restarts=0)
+    workers = start_workers(load_config_timing(), MemoryBudget(), max_restarts=0)
     try:
         assert sorted(info.device for _, info in workers) == ["cuda:0", "cuda:1"]
         assert {info.compute for _, info in workers} == {"cpu"}  # no CUDA here: fake slots compute on CPU
@@ -31,7 +31,7 @@ def load_config_timing():
 def test_every_job_runs_on_every_device(ray_fake_gpus, write_config, tmp_path):
     path = write_config(CONFIG)
     run_dir = tmp_path / "run"
-    report = run_sweep(load_config(path), path.read_text(), run_dir, address=None)
+    report = run_sweep(load_config(path), path.read_text(), run_dir, address=None).report
     frame = load_results(run_dir)
     assert len(frame) == 2 * 4  # 4 points x 2 devices
     assert (frame["status"] == "ok").all()
