@@ -8,7 +8,7 @@ import pandas as pd
 
 from orchestrator.results import Result, read_journal
 
-COLUMNS = [f.name for f in dataclasses.fields(Result)]
+COLUMNS = [f.name for f in dataclasses.fields(Result)]  # plus device_label and pct_of_peak
 # Columns that may be None in a row get a nullable dtype, so a column stays numeric even when
 # every job of a run failed (or ran on a CPU, which has no peak-memory counter).
 DTYPES = {f.name: {"float | None": "float64", "int | None": "Int64", "str | None": "string"}[f.type]
@@ -22,4 +22,18 @@ def load_results(run_dir: str | Path) -> pd.DataFrame:
     rows = read_journal(Path(run_dir) / "results.jsonl")
     frame = pd.DataFrame(rows, columns=COLUMNS).astype(DTYPES)
     frame["device_label"] = frame["hostname"] + " " + frame["device"] + " · " + frame["gpu_name"]
+    frame["pct_of_peak"] = pct_of_peak(frame)
     return frame
+
+
+def pct_of_peak(frame: pd.DataFrame) -> pd.Series:
+    """Each row's TFLOPS as a % of its own device's measured matmul TFLOPS for the row's dtype
+    (from that device's device_ceilings row); NaN where the device has no ceiling measured."""
+    ceilings = frame[(frame["job"] == "device_ceilings") & (frame["status"] == "ok")]
+    ceilings = ceilings.drop_duplicates("device_label", keep="last").set_index("device_label")
+    pct = pd.Series(float("nan"), index=frame.index)
+    for dtype in ("float16", "bfloat16", "float32"):
+        peak = frame["device_label"].map(ceilings[f"ceiling_{dtype}_tflops"])
+        rows = frame["dtype"] == dtype
+        pct[rows] = 100 * frame.loc[rows, "tflops"] / peak[rows]
+    return pct

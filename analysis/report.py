@@ -18,6 +18,8 @@ def cell(row: pd.Series) -> str:
     if row["status"] != "ok":
         return row["status"]
     text = f"{row['median_ms']:.4g} ms · {row['tflops']:.3g} TFLOPS"
+    if pd.notna(row["pct_of_peak"]):
+        text += f" · {row['pct_of_peak']:.0f}% of peak"
     if row["backend"] == "default" and row.get("dispatched"):
         text += f" (→ {row['dispatched']})"
     return text
@@ -52,6 +54,18 @@ def markdown_table(table: pd.DataFrame, index_name: str) -> str:
     return "\n".join(lines)
 
 
+def ceiling_lines(frame: pd.DataFrame) -> list[str]:
+    rows = frame[(frame["job"] == "device_ceilings") & (frame["status"] == "ok")]
+    if rows.empty:
+        return []
+    lines = ["Measured ceilings (`device_ceilings` job):", "",
+             "| device | fp16 matmul TFLOPS | bf16 matmul TFLOPS | fp32 matmul TFLOPS | copy GB/s (read+write) |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {r.device_label} | {r.ceiling_float16_tflops:.0f} | {r.ceiling_bfloat16_tflops:.0f} "
+              f"| {r.ceiling_float32_tflops:.1f} | {r.ceiling_copy_gbs:.0f} |" for r in rows.itertuples()]
+    return lines + [""]
+
+
 def failure_lines(frame: pd.DataFrame) -> list[str]:
     """Each distinct reason once, with how many jobs it stopped."""
     bad = frame[frame["status"] != "ok"]
@@ -81,7 +95,9 @@ def write_report(run_dir: str | Path) -> Path:
     counts = ", ".join(f"{s} {n}" for s, n in frame["status"].value_counts().items()) or "no jobs"
     lines = [f"# sdpa-bench report: {run_dir.name}", "", f"{len(frame)} jobs: {counts}.", "",
              "## Speed: device × backend, per shape", "",
-             "Median time per call and achieved TFLOPS (FLOP count in the README); a failed job shows its status.", "",
+             "Median time per call, achieved TFLOPS (FLOP count in the README) and, on GPUs, % of that device's "
+             "measured dense-matmul TFLOPS for the dtype; a failed job shows its status.", "",
+             *ceiling_lines(frame),
              *speed_tables(frame), "## Failures", "", *failure_lines(frame), "",
              "## Devices", "", *device_lines(run_dir), ""]
     path = run_dir / "report.md"

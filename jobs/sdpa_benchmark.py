@@ -55,9 +55,8 @@ def sdpa_benchmark(spec: JobSpec, device: torch.device, timing: TimingConfig) ->
     with backend_context(spec.backend):
         with unsupported_as_exception(f"{spec.backend} on {device.type}"):
             fn = build_call(spec, q, k, v)
-            fn()  # probe: raises Unsupported before any timing
+            kernels = profile_kernels(fn, device)  # the probe: raises Unsupported before any timing
         peak_mib = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-        kernels = profile_kernels(fn, device)
         samples = time_callable(fn, device, timing)
     stats = summarize(samples.times_ms)
     flops = attention_flops(spec.batch, spec.heads, spec.seq_len, spec.kv_len, spec.head_dim,

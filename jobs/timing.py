@@ -23,8 +23,9 @@ class TimingConfig:
     warmup_reps: int = field(default=3, metadata={"min": 0})
     # warm up for at least this long too: clocks ramp up, cuDNN plans get built
     warmup_ms: float = field(default=100.0, metadata={"min": 0})
-    min_reps: int = field(default=10, metadata={"min": 2})
-    max_reps: int = field(default=5000, metadata={"min": 2})
+    # 6: the fewest samples whose full range is a 95% CI of the median (1 - 2 * 0.5**6 = 0.97)
+    min_reps: int = field(default=10, metadata={"min": 6})
+    max_reps: int = field(default=5000, metadata={"min": 6})
     target_rel_ci: float = field(default=0.01, metadata={"min": 0})
     budget_s: float = field(default=10.0, metadata={"min": 0})  # timed reps of one point, warmup excluded
     flush_l2: bool = True

@@ -51,6 +51,7 @@ class RunConfig:
     job_timeout_s: float = at_least(1, default=900.0)
     max_retries: int = at_least(0, default=1)  # re-runs of a job whose worker process died
     skip_larger_after_oom: bool = False  # after an OOM, record strictly larger shapes as skipped
+    measure_ceilings: bool = True  # a device_ceilings job first on every GPU, for % of peak
     memory_budget: MemoryBudget = MemoryBudget()
     seed: int = 0
 

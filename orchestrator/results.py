@@ -61,6 +61,11 @@ class Result:
     input_mem_mib: float | None = None
     kernels: str | None = None
     dispatched: str | None = None
+    # device_ceilings rows
+    ceiling_float16_tflops: float | None = None
+    ceiling_bfloat16_tflops: float | None = None
+    ceiling_float32_tflops: float | None = None
+    ceiling_copy_gbs: float | None = None
     duration_s: float | None = None
     finished_at: str = ""
 

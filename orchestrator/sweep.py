@@ -38,14 +38,23 @@ class SweepJob:
     timeout_s: float
 
 
+def ceilings_job(config: Config) -> SweepJob:
+    """The device_ceilings job: GPUs only (a CPU's matmul peak says little about its SDPA)."""
+    spec = JobSpec(job="device_ceilings", sweep="device_ceilings", backend="", dtype="", batch=0, heads=0,
+                   kv_heads=0, seq_len=0, kv_len=0, head_dim=0, causal=False, mode="", inputs="",
+                   seed=config.run.seed)
+    return SweepJob(spec, "cuda", config.run.job_timeout_s)
+
+
 def expand_config(config: Config) -> list[SweepJob]:
-    """All jobs of the run, in config order."""
+    """All jobs of the run, in config order (after the device ceilings, when measured)."""
     if config.timing.min_reps > config.timing.max_reps:
         raise ConfigError(f"config.timing.min_reps: {config.timing.min_reps} is more than "
                           f"max_reps={config.timing.max_reps}; make min_reps <= max_reps")
-    return [SweepJob(spec, sweep.device_type, sweep.job_timeout_s or config.run.job_timeout_s)
-            for i, sweep in enumerate(config.sweeps)
-            for spec in expand_sweep(sweep, i, config.run.seed)]
+    jobs = [ceilings_job(config)] if config.run.measure_ceilings else []
+    return jobs + [SweepJob(spec, sweep.device_type, sweep.job_timeout_s or config.run.job_timeout_s)
+                   for i, sweep in enumerate(config.sweeps)
+                   for spec in expand_sweep(sweep, i, config.run.seed)]
 
 
 def job_id(spec: JobSpec, target: str) -> str:

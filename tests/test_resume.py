@@ -15,7 +15,7 @@ from tests.conftest import ROOT, run_cli
 
 # 24 points at ~0.3 s each: long enough to interrupt midway, short enough for CI.
 SLOW = """
-timing: {warmup_reps: 1, warmup_ms: 0, min_reps: 3, max_reps: 3, target_rel_ci: 0.0, budget_s: 10}
+timing: {warmup_reps: 1, warmup_ms: 0, min_reps: 6, max_reps: 6, target_rel_ci: 0.0, budget_s: 10}
 sweeps:
   - name: slow
     grid: {batch: [1], heads: [2], seq_len: [16, 24, 32, 40, 48, 56], head_dim: [8], dtype: [float32],

@@ -1,0 +1,127 @@
+"""Does sdpa-bench time SDPA right, and at what cost? (issue 3; needs a CUDA GPU and triton)
+
+(a) PyTorch's SDPA tutorial shape (32x32x2048x224, fp16, torch.rand inputs), every backend, run
+    twice through sdpa-bench, and timed in this same process by an independent timer,
+    triton.testing.do_bench (median, its own L2 flush), on the same inputs.
+(b) A FlashAttention-benchmark sweep (16k tokens, hidden 2048, head_dim 64/128, seq 512..16384,
+    causal and not, bf16, fwd and fwd_bwd, math/flash/efficient/cudnn) through sdpa-bench, Ray
+    start-up included, against a plain loop of do_bench over the same points.
+
+    python3 benchmarks/timer_check.py OUT_DIR
+Prints a table last; writes OUT_DIR/timer_check.json with every number.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import ray
+import torch
+import yaml
+from triton.testing import do_bench
+
+from analysis.frame import load_results
+from jobs.backends import backend_context, is_oom
+from jobs.sdpa_benchmark import build_call, make_inputs
+from jobs.spec import JobSpec
+from orchestrator.config import Config, parse
+from orchestrator.launch import run_sweep
+
+BACKENDS = ["default", "math", "flash", "efficient", "cudnn"]
+TUTORIAL = {"batch": 32, "heads": 32, "seq_len": 2048, "head_dim": 224, "dtype": "float16", "inputs": "rand"}
+FA_SEQ_LENS = [512, 1024, 2048, 4096, 8192, 16384]
+FA_TIMING = {"warmup_reps": 1, "warmup_ms": 25, "min_reps": 6, "target_rel_ci": 0.01, "budget_s": 10}
+
+
+def tutorial_config() -> dict:
+    grid = {k: [v] for k, v in TUTORIAL.items()} | {"backend": BACKENDS}
+    return {"run": {"measure_ceilings": False},
+            "sweeps": [{"name": f"tutorial_{i}", "device_type": "cuda", "grid": grid} for i in (1, 2)]}
+
+
+def fa_config() -> dict:
+    sweeps = [{"name": f"fa_s{s}_d{d}", "device_type": "cuda",
+               "grid": {"batch": [16384 // s], "heads": [2048 // d], "seq_len": [s], "head_dim": [d],
+                        "dtype": ["bfloat16"], "causal": [False, True], "mode": ["fwd", "fwd_bwd"],
+                        "backend": ["math", "flash", "efficient", "cudnn"]}}
+              for s in FA_SEQ_LENS for d in (64, 128)]
+    return {"run": {"measure_ceilings": False}, "timing": FA_TIMING, "sweeps": sweeps}
+
+
+def run_through_sdpa_bench(config: dict, run_dir: Path):
+    """Fresh Ray each time, so start-up is inside the measured wall time."""
+    t0 = time.perf_counter()
+    run_sweep(parse(Config, config, "config"), yaml.safe_dump(config), run_dir, address=None)
+    wall = time.perf_counter() - t0
+    ray.shutdown()
+    return load_results(run_dir), wall
+
+
+def spec_of(row) -> JobSpec:
+    fields = JobSpec.__dataclass_fields__
+    return JobSpec(**{k: (row[k].item() if hasattr(row[k], "item") else row[k]) for k in fields})
+
+
+def do_bench_median(spec: JobSpec) -> float | None:
+    """do_bench's median on the same inputs sdpa-bench builds; None when it runs out of memory."""
+    device = torch.device("cuda:0")
+    try:
+        q, k, v = make_inputs(spec, device, grad=spec.mode != "fwd")
+        with backend_context(spec.backend):
+            fn = build_call(spec, q, k, v)
+            return do_bench(fn, return_mode="median")
+    except RuntimeError as err:
+        if not is_oom(err):
+            raise
+        return None
+    finally:
+        torch.cuda.empty_cache()
+
+
+def part_a(out: Path) -> list[dict]:
+    frame, _ = run_through_sdpa_bench(tutorial_config(), out / "run_a")
+    rows = []
+    for backend in BACKENDS:
+        r1, r2 = (frame[(frame.sweep == f"tutorial_{i}") & (frame.backend == backend)].iloc[0] for i in (1, 2))
+        ref = do_bench_median(spec_of(r1))
+        rows.append({"backend": backend, "run1_ms": r1.median_ms, "run2_ms": r2.median_ms, "do_bench_ms": ref,
+                     "vs_do_bench_pct": 100 * (r1.median_ms / ref - 1), "repeat_pct": 100 * (r2.median_ms / r1.median_ms - 1),
+                     "n_reps": int(r1.n_reps), "ci_rel": r1.ci_rel, "stop_reason": r1.stop_reason, "dispatched": r1.dispatched})
+    return rows
+
+
+def part_b(out: Path) -> dict:
+    frame, wall = run_through_sdpa_bench(fa_config(), out / "run_b")
+    t0 = time.perf_counter()
+    refs = [do_bench_median(spec_of(r)) for _, r in frame.iterrows()]
+    plain_wall = time.perf_counter() - t0
+    ok = frame[frame.status == "ok"]
+    return {"points": len(frame), "ok": len(ok), "status_counts": frame.status.value_counts().to_dict(),
+            "converged": int((ok.stop_reason == "converged").sum()), "sdpa_bench_wall_s": wall,
+            "do_bench_loop_wall_s": plain_wall, "ratio": wall / plain_wall,
+            "do_bench_oom": sum(r is None for r in refs),
+            "max_abs_vs_do_bench_pct": max(abs(100 * (m / r - 1)) for m, r in zip(frame.median_ms, refs) if r and m == m),
+            "rows": [{**{k: r[k] for k in ("sweep", "backend", "causal", "mode", "status", "median_ms", "tflops", "n_reps",
+                                           "ci_rel", "stop_reason", "dispatched")}, "do_bench_ms": ref}
+                     for (_, r), ref in zip(frame.iterrows(), refs)]}
+
+
+def main(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    a = part_a(out)
+    b = part_b(out)
+    (out / "timer_check.json").write_text(json.dumps({"a": a, "b": b}, indent=1, default=str))
+    print("\n(a) tutorial shape: sdpa-bench vs triton do_bench (median ms)")
+    print(f"{'backend':<10}{'run1':>10}{'run2':>10}{'do_bench':>10}{'vs db %':>9}{'repeat %':>9}{'reps':>6}{'ci %':>7}  stop")
+    for r in a:
+        print(f"{r['backend']:<10}{r['run1_ms']:>10.3f}{r['run2_ms']:>10.3f}{r['do_bench_ms']:>10.3f}"
+              f"{r['vs_do_bench_pct']:>9.2f}{r['repeat_pct']:>9.2f}{r['n_reps']:>6}{100 * r['ci_rel']:>7.2f}  {r['stop_reason']}")
+    print(f"\n(b) FA-style sweep: {b['points']} points, {b['status_counts']}, {b['converged']}/{b['ok']} ok points converged")
+    print(f"    sdpa-bench {b['sdpa_bench_wall_s']:.1f} s (Ray start-up included) vs do_bench loop "
+          f"{b['do_bench_loop_wall_s']:.1f} s: ratio {b['ratio']:.2f}; max |diff| vs do_bench {b['max_abs_vs_do_bench_pct']:.1f}%")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
