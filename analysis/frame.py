@@ -11,10 +11,11 @@ from orchestrator.results import Result, read_journal
 COLUMNS = [f.name for f in dataclasses.fields(Result)]  # plus device_label and pct_of_peak
 # Columns that may be None in a row get a nullable dtype, so a column stays numeric even when
 # every job of a run failed (or ran on a CPU, which has no peak-memory counter).
-DTYPES = {f.name: {"float | None": "float64", "int | None": "Int64", "str | None": "string"}[f.type]
+DTYPES = {f.name: {"float | None": "float64", "int | None": "Int64", "str | None": "string",
+                   "bool | None": "boolean"}[f.type]
           for f in dataclasses.fields(Result) if "None" in str(f.type)}
 SHAPE_COLUMNS = ["sweep", "batch", "heads", "kv_heads", "seq_len", "kv_len", "head_dim",
-                 "dtype", "causal", "mode", "inputs"]
+                 "dtype", "causal", "mask", "mode", "inputs"]
 
 
 def load_results(run_dir: str | Path) -> pd.DataFrame:

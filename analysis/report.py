@@ -29,18 +29,33 @@ def shape_title(key: tuple) -> str:
     s = dict(zip(SHAPE_COLUMNS, key))
     kv = "" if (s["kv_heads"], s["kv_len"]) == (s["heads"], s["seq_len"]) else f", kv {s['kv_heads']}×{s['kv_len']}"
     return (f"{s['sweep']}: batch {s['batch']}, heads {s['heads']}, seq {s['seq_len']}, head_dim {s['head_dim']}"
-            f"{kv}, {s['dtype']}, {'causal' if s['causal'] else 'non-causal'}, {s['mode']}, {s['inputs']} inputs")
+            f"{kv}, {s['dtype']}, {mask_title(s)}, {s['mode']}, {s['inputs']} inputs")
 
 
-def speed_tables(frame: pd.DataFrame) -> list[str]:
-    """Per shape: device × backend, backends in the order the config named them."""
-    bench = frame[frame["job"] == "sdpa_benchmark"].copy()
-    if bench.empty:
-        return ["No benchmark results."]
-    bench["cell"] = bench.apply(cell, axis=1)
-    backends = list(dict.fromkeys(bench["backend"]))
+def mask_title(s: dict) -> str:
+    if not s["causal"]:
+        return "non-causal"
+    return "causal" if s["mask"] == "is_causal" else f"causal ({s['mask']} mask)"
+
+
+def check_cell(row: pd.Series) -> str:
+    if row["status"] != "ok":
+        return row["status"]
+    text = f"{'pass' if row['passed'] else '**FAIL**'} · {row['err_ratio']:.2g}× · {row['max_abs_err']:.2g}"
+    if pd.notna(row["grad_err_ratio"]):
+        text += f" · grads {row['grad_err_ratio']:.2g}×"
+    return text + (f" · empty rows: {row['empty_rows']}" if row["empty_rows"] else "")
+
+
+def point_tables(frame: pd.DataFrame, job: str, make_cell) -> list[str]:
+    """Per point: device × backend, backends in the order the config named them."""
+    rows = frame[frame["job"] == job].copy()
+    if rows.empty:
+        return ["None in this run.", ""]
+    rows["cell"] = rows.apply(make_cell, axis=1)
+    backends = list(dict.fromkeys(rows["backend"]))
     out = []
-    for key, group in bench.groupby(SHAPE_COLUMNS, sort=False):
+    for key, group in rows.groupby(SHAPE_COLUMNS, sort=False):
         table = group.pivot_table(index="device_label", columns="backend", values="cell", aggfunc="last")
         table = table.reindex(columns=[b for b in backends if b in table.columns]).fillna("—")
         out += [f"### {shape_title(key)}", "", markdown_table(table, "device"), ""]
@@ -67,10 +82,13 @@ def ceiling_lines(frame: pd.DataFrame) -> list[str]:
 
 
 def failure_lines(frame: pd.DataFrame) -> list[str]:
-    """Each distinct reason once, with how many jobs it stopped."""
-    bad = frame[frame["status"] != "ok"]
+    """Each distinct reason once, with how many jobs it stopped (failed checks included)."""
+    failed_check = (frame["status"] == "ok") & (frame["passed"] == False)  # noqa: E712 - nullable column
+    bad = frame[(frame["status"] != "ok") | failed_check].copy()
     if bad.empty:
         return ["None."]
+    bad.loc[failed_check, "status"] = "check failed"
+    bad.loc[failed_check, "error"] = bad.loc[failed_check, "check"]
     reasons = bad.assign(reason=bad["error"].fillna("").str.split("\n").str[0].str[:300])
     counts = reasons.groupby(["status", "backend", "reason"], sort=False).size()
     return [f"- **{status}** `{backend}` ×{n}: {reason}" for (status, backend, reason), n in counts.items()]
@@ -98,7 +116,13 @@ def write_report(run_dir: str | Path) -> Path:
              "Median time per call, achieved TFLOPS (FLOP count in the README) and, on GPUs, % of that device's "
              "measured dense-matmul TFLOPS for the dtype; a failed job shows its status.", "",
              *ceiling_lines(frame),
-             *speed_tables(frame), "## Failures", "", *failure_lines(frame), "",
+             *point_tables(frame, "sdpa_benchmark", cell),
+             "## Correctness: device × backend, per point", "",
+             "Each backend against softmax(QKᵀ/√d)V in float64: pass/FAIL, max abs error as a multiple of the "
+             "same formula's error in the input dtype (the rule allows 2×, FlashAttention's), max abs error, "
+             "and the gradients' worst multiple when checked. Failures name what is wrong under Failures.", "",
+             *point_tables(frame, "causal_correctness", check_cell),
+             "## Failures", "", *failure_lines(frame), "",
              "## Devices", "", *device_lines(run_dir), ""]
     path = run_dir / "report.md"
     path.write_text("\n".join(lines))

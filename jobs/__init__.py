@@ -4,6 +4,7 @@ A job is a plain function `(spec, device, timing) -> Outcome`. Add one by writin
 and naming it here; nothing registers itself on import.
 """
 from jobs.ceilings import device_ceilings
+from jobs.correctness import causal_correctness
 from jobs.faults import fault_injection
 from jobs.sdpa_benchmark import sdpa_benchmark
 
@@ -11,4 +12,5 @@ JOBS = {
     "sdpa_benchmark": sdpa_benchmark,
     "fault_injection": fault_injection,
     "device_ceilings": device_ceilings,
+    "causal_correctness": causal_correctness,
 }

@@ -4,14 +4,17 @@
 """
 from __future__ import annotations
 
+import importlib
 import warnings
 from contextlib import contextmanager, nullcontext
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
+import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from jobs.spec import Unsupported
+from jobs.masks import sdpa_mask_args
+from jobs.spec import JobSpec, Unsupported
 
 BACKENDS: dict[str, SDPBackend | None] = {
     "default": None,
@@ -58,3 +61,40 @@ def is_oom(err: BaseException) -> bool:
     """CUDA OOM, or the CPU allocator failing to get memory (torch raises RuntimeError there)."""
     return isinstance(err, torch.OutOfMemoryError) or (
         isinstance(err, RuntimeError) and "can't allocate memory" in str(err))
+
+
+class CandidateError(Exception):
+    """A user's candidate kernel could not be imported."""
+
+
+def import_candidate(path: str) -> Callable[..., torch.Tensor]:
+    """`package.module:function` -> the function (same signature as F.scaled_dot_product_attention)."""
+    module, _, name = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as err:
+        raise CandidateError(f"candidate {path!r} could not be imported: {type(err).__name__}: {err}") from None
+
+
+def attention_call(spec: JobSpec, q: torch.Tensor, k: torch.Tensor, builtin: str = ""
+                   ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """fn(q, k, v) for the spec: its candidate kernel, or SDPA (`builtin` names SDPA explicitly);
+    the mask is built once here. q (B, H, Sq, D), k (B, Hkv, Skv, D). Force a backend with `forced`."""
+    kwargs = {**sdpa_mask_args(spec.causal, spec.mask, q, k), **({"enable_gqa": True} if spec.kv_heads != spec.heads else {})}
+    fn = import_candidate(spec.candidate) if spec.candidate and not builtin else F.scaled_dot_product_attention
+    return lambda q, k, v: fn(q, k, v, **kwargs)
+
+
+def forced(spec: JobSpec, device: torch.device, builtin: str = ""):
+    """The context to run `attention_call(spec, ..., builtin)` in: the forced backend, with torch's
+    "no kernel" error turned into `Unsupported`. A candidate kernel runs as it is."""
+    backend = builtin or spec.backend
+    if spec.candidate and not builtin:
+        return nullcontext()
+    return _forced(backend, device)
+
+
+@contextmanager
+def _forced(backend: str, device: torch.device) -> Iterator[None]:
+    with backend_context(backend), unsupported_as_exception(f"{backend} on {device.type}"):
+        yield

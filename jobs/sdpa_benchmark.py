@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
-from jobs.backends import backend_context, unsupported_as_exception
+from jobs.backends import attention_call, forced
 from jobs.flops import attention_flops
+from jobs.gpu_state import GpuMonitor
 from jobs.kernels import dispatched_backend, profile_kernels
 from jobs.spec import JobSpec, Outcome
 from jobs.timing import TimingConfig, summarize, time_callable
@@ -32,8 +32,8 @@ def make_inputs(spec: JobSpec, device: torch.device, grad: bool) -> tuple[torch.
 
 def build_call(spec: JobSpec, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> Callable[[], object]:
     """The callable to time for `spec.mode`; backward runs from a forward stored once (mode `bwd`)."""
-    gqa = {"enable_gqa": True} if spec.kv_heads != spec.heads else {}
-    attn = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=spec.causal, **gqa)  # noqa: E731
+    call = attention_call(spec, q, k)
+    attn = lambda: call(q, k, v)  # noqa: E731
     if spec.mode == "fwd":
         return attn
     dout = torch.randn_like(q)  # (B, H, Sq, D) upstream gradient
@@ -52,20 +52,20 @@ def sdpa_benchmark(spec: JobSpec, device: torch.device, timing: TimingConfig) ->
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     q, k, v = make_inputs(spec, device, grad=spec.mode != "fwd")
-    with backend_context(spec.backend):
-        with unsupported_as_exception(f"{spec.backend} on {device.type}"):
-            fn = build_call(spec, q, k, v)
-            kernels = profile_kernels(fn, device)  # the probe: raises Unsupported before any timing
+    with forced(spec, device):
+        fn = build_call(spec, q, k, v)
+        kernels = profile_kernels(fn, device)  # the probe: raises Unsupported before any timing
         peak_mib = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-        samples = time_callable(fn, device, timing)
+        monitor = GpuMonitor(device)
+        samples = time_callable(fn, device, timing, after_batch=monitor.sample)
     stats = summarize(samples.times_ms)
     flops = attention_flops(spec.batch, spec.heads, spec.seq_len, spec.kv_len, spec.head_dim,
-                            spec.causal, spec.mode)
+                            spec.causal, spec.mode, lower_right=spec.mask == "lower_right")
     metrics = {
         "median_ms": stats.median_ms, "iqr_ms": stats.iqr_ms, "min_ms": stats.min_ms,
         "n_reps": stats.n_reps, "ci_rel": stats.ci_rel, "stop_reason": samples.stop_reason,
         "flops": flops, "tflops": flops / (stats.median_ms * 1e-3) / 1e12,
         "peak_mem_mib": peak_mib, "input_mem_mib": tensor_mib(q, k, v),
-        "kernels": "; ".join(kernels), "dispatched": dispatched_backend(kernels),
+        "kernels": "; ".join(kernels), "dispatched": dispatched_backend(kernels), **monitor.summary(),
     }
     return Outcome(metrics=metrics, samples_ms=samples.times_ms)

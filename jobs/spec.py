@@ -27,6 +27,8 @@ class JobSpec:
     mode: str  # fwd | bwd | fwd_bwd
     inputs: str  # randn | rand
     seed: int
+    mask: str = "is_causal"  # how a causal mask reaches SDPA: is_causal | bool | additive | lower_right
+    candidate: str = ""  # import path of a user's kernel when `backend` names one
     fault: str = "none"  # fault_injection only: none | oom | error | crash | hang
 
     def label(self) -> str:

@@ -21,8 +21,9 @@ import torch
 class TimingConfig:
     # `min` metadata: the lowest value the config loader accepts
     warmup_reps: int = field(default=3, metadata={"min": 0})
-    # warm up for at least this long too: clocks ramp up, cuDNN plans get built
-    warmup_ms: float = field(default=100.0, metadata={"min": 0})
+    # warm up for at least this long too: plans get built, and a GPU at its power limit settles
+    # at its sustained clock (an H100 needs ~0.1-0.5 s; benchmarks/clock_check.py)
+    warmup_ms: float = field(default=500.0, metadata={"min": 0})
     # 6: the fewest samples whose full range is a 95% CI of the median (1 - 2 * 0.5**6 = 0.97)
     min_reps: int = field(default=10, metadata={"min": 6})
     max_reps: int = field(default=5000, metadata={"min": 6})
@@ -112,19 +113,23 @@ def warmup(fn: Callable[[], object], device: torch.device, cfg: TimingConfig) ->
         reps += 1
 
 
-def time_callable(fn: Callable[[], object], device: torch.device, cfg: TimingConfig) -> Samples:
-    """Warm `fn` up, then time it adaptively; returns every timed rep in milliseconds."""
+def time_callable(fn: Callable[[], object], device: torch.device, cfg: TimingConfig,
+                  after_batch: Callable[[], None] = lambda: None) -> Samples:
+    """Warm `fn` up, then time it adaptively; returns every timed rep in milliseconds.
+    `after_batch` runs after warmup and after each synchronised batch (e.g. to read clocks)."""
     if device.type == "cuda":
         flush = make_l2_flush(device) if cfg.flush_l2 else None
         batch = lambda n: cuda_batch(fn, n, flush)  # noqa: E731
     else:
         batch = lambda n: cpu_batch(fn, n)  # noqa: E731
     warmup(fn, device, cfg)
+    after_batch()
     times: list[float] = []
     deadline = time.perf_counter() + cfg.budget_s
     n = cfg.min_reps
     while True:
         times += batch(n)
+        after_batch()
         reason = stop_reason(times, cfg, deadline)
         if reason:
             return Samples(tuple(times), reason)

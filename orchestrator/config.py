@@ -17,6 +17,7 @@ import yaml
 from jobs import JOBS
 from jobs.backends import BACKENDS
 from jobs.faults import FAULTS
+from jobs.masks import MASKS
 from jobs.sdpa_benchmark import DRAWS, DTYPES
 from jobs.flops import MODE_FACTOR
 from jobs.timing import TimingConfig
@@ -64,12 +65,13 @@ class GridConfig:
     seq_len: tuple[int, ...] = field(metadata={"min": 1})
     head_dim: tuple[int, ...] = field(metadata={"min": 1})
     dtype: tuple[str, ...] = field(metadata={"choices": tuple(DTYPES)})
-    backend: tuple[str, ...] = field(metadata={"choices": tuple(BACKENDS)})
+    backend: tuple[str, ...]  # a built-in backend or a name from `candidates` (checked in load_config)
     causal: tuple[bool, ...] = (False,)
     kv_heads: tuple[typing.Optional[int], ...] = field(default=(None,), metadata={"min": 1})
     kv_len: tuple[typing.Optional[int], ...] = field(default=(None,), metadata={"min": 1})
     mode: tuple[str, ...] = field(default=("fwd",), metadata={"choices": tuple(MODE_FACTOR)})
     inputs: tuple[str, ...] = field(default=("randn",), metadata={"choices": tuple(DRAWS)})
+    mask: tuple[str, ...] = field(default=("is_causal",), metadata={"choices": MASKS})  # causal points only
     fault: tuple[str, ...] = field(default=("none",), metadata={"choices": FAULTS})  # fault_injection job only
 
 
@@ -87,6 +89,8 @@ class Config:
     sweeps: tuple[SweepConfig, ...]
     run: RunConfig = RunConfig()
     timing: TimingConfig = TimingConfig()
+    # your own kernels: name -> "package.module:function", usable as a backend name in any grid
+    candidates: dict[str, str] = field(default_factory=dict)
 
 
 def load_config(path: str | Path) -> Config:
@@ -101,7 +105,21 @@ def load_config(path: str | Path) -> Config:
     names = [s.name for s in config.sweeps]
     if len(set(names)) != len(names):
         raise ConfigError(f"config.sweeps: sweep names must be unique, got {names}")
+    check_backends(config)
     return config
+
+
+def check_backends(config: Config) -> None:
+    for name, target in config.candidates.items():
+        if name in BACKENDS or ":" not in target:
+            raise ConfigError(f"config.candidates.{name}: {target!r} is not allowed; give a name that is not a built-in "
+                              "backend and an import path of the form package.module:function")
+    allowed = [*BACKENDS, *config.candidates]
+    for i, sweep in enumerate(config.sweeps):
+        for j, backend in enumerate(sweep.grid.backend):
+            if backend not in allowed:
+                raise ConfigError(f"config.sweeps[{i}].grid.backend[{j}]: {backend!r} is not allowed; "
+                                  f"choose one of: {', '.join(allowed)}")
 
 
 def parse(cls: type, data: Any, path: str) -> Any:
@@ -133,6 +151,11 @@ def convert(hint: Any, value: Any, path: str, meta: Any) -> Any:
         return None if value is None else convert(args[0], value, path, meta)
     if dataclasses.is_dataclass(hint):
         return parse(hint, value, path)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping of name: value, got {value!r}")
+        return {check_scalar(args[0], k, f"{path} key", {}): convert(args[1], v, f"{path}.{k}", meta)
+                for k, v in value.items()}
     return check_scalar(hint, value, path, meta)
 
 

@@ -47,6 +47,8 @@ class Result:
     mode: str
     inputs: str
     seed: int
+    mask: str
+    candidate: str
     fault: str
     # the measurement (None when the job did not get that far)
     median_ms: float | None = None
@@ -61,6 +63,20 @@ class Result:
     input_mem_mib: float | None = None
     kernels: str | None = None
     dispatched: str | None = None
+    # GPU state during the timed reps (NVML): mean and lowest SM clock, throttle reasons seen
+    sm_clock_mhz: float | None = None
+    sm_clock_min_mhz: float | None = None
+    throttle_reasons: str | None = None
+    gpu_other_processes: int | None = None  # other compute processes on the card at the end
+    # causal_correctness rows: errors against the float64 reference, and math's in the same dtype
+    passed: bool | None = None
+    check: str | None = None  # "pass", or "FAIL ..." naming what is wrong
+    max_abs_err: float | None = None
+    math_max_abs_err: float | None = None
+    err_ratio: float | None = None  # max_abs_err / math_max_abs_err; the pass rule allows 2 (+ noise)
+    rel_l2_err: float | None = None
+    grad_err_ratio: float | None = None  # worst of dq, dk, dv, when gradients were checked
+    empty_rows: str | None = None  # what came back for query rows with no key: zeros | nan | other
     # device_ceilings rows
     ceiling_float16_tflops: float | None = None
     ceiling_bfloat16_tflops: float | None = None

@@ -39,6 +39,8 @@ class RunSink:
 
 def summary(r: Result) -> str:
     """The row's headline: its timing when it has one, else the first line of its error."""
+    if r.check is not None:
+        return f"{r.check[:90]} (error {r.err_ratio:.3g}x baseline)"
     if r.median_ms is not None:
         return f"{r.median_ms:9.3f} ms" + (f" {r.tflops:8.2f} TFLOPS" if r.tflops is not None else "")
     return r.error.splitlines()[0][:80] if r.error else ""

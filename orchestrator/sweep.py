@@ -15,12 +15,16 @@ from jobs.spec import JobSpec
 from orchestrator.config import Config, ConfigError, SweepConfig
 
 
-def expand_sweep(sweep: SweepConfig, index: int, seed: int) -> list[JobSpec]:
-    """Every combination of the sweep's grid, in grid order; `None` kv_* take q's values."""
+def expand_sweep(sweep: SweepConfig, index: int, seed: int, candidates: dict[str, str]) -> list[JobSpec]:
+    """Every combination of the sweep's grid, in grid order; `None` kv_* take q's values. A mask
+    form only matters for causal points: non-causal points are not repeated for each."""
     grid = dataclasses.asdict(sweep.grid)
     specs = []
     for values in itertools.product(*grid.values()):
         point = dict(zip(grid, values))
+        if not point["causal"] and point["mask"] != grid["mask"][0]:
+            continue
+        point["candidate"] = candidates.get(point["backend"], "")
         point["kv_heads"] = point["kv_heads"] or point["heads"]
         point["kv_len"] = point["kv_len"] or point["seq_len"]
         if point["heads"] % point["kv_heads"]:
@@ -54,7 +58,7 @@ def expand_config(config: Config) -> list[SweepJob]:
     jobs = [ceilings_job(config)] if config.run.measure_ceilings else []
     return jobs + [SweepJob(spec, sweep.device_type, sweep.job_timeout_s or config.run.job_timeout_s)
                    for i, sweep in enumerate(config.sweeps)
-                   for spec in expand_sweep(sweep, i, config.run.seed)]
+                   for spec in expand_sweep(sweep, i, config.run.seed, config.candidates)]
 
 
 def job_id(spec: JobSpec, target: str) -> str:

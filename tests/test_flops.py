@@ -30,3 +30,15 @@ def test_forward_backward_factors():
     assert attention_flops(32, 32, 2048, 2048, 224, False, "fwd_bwd") == 3.5 * fwd
     # causal square: (S * (S + 1) / 2) / S^2 of the dense count
     assert attention_flops(1, 1, 4, 4, 8, True, "fwd") == 4 * 8 * 10
+
+
+def brute_force_lower_right(seq_len: int, kv_len: int) -> int:
+    """Bottom-right causal mask, cell by cell: query i sees key j iff j <= i + kv_len - seq_len."""
+    return sum(1 for i in range(seq_len) for j in range(kv_len) if j <= i + kv_len - seq_len)
+
+
+@pytest.mark.parametrize("seq_len,kv_len", [(1, 1), (4, 4), (3, 7), (7, 3), (257, 129), (128, 1024), (1, 9)])
+def test_lower_right_pairs_match_the_mask_cell_by_cell(seq_len, kv_len):
+    assert attended_pairs(seq_len, kv_len, True, lower_right=True) == brute_force_lower_right(seq_len, kv_len)
+    # 7 queries over 3 keys, bottom right: rows 0..3 see nothing, then 1, 2, 3 keys
+    assert attended_pairs(7, 3, True, lower_right=True) == 6

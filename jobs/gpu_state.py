@@ -1,0 +1,58 @@
+"""The GPU's clock and throttle state during a measurement, read through NVML.
+
+An H100 at its 700 W limit runs heavy attention kernels at 1500-1800 MHz sustained but at
+1980 MHz for the first ~0.1 s after idle (measured: benchmarks/clock_check.py), so the same
+kernel times up to 12% faster in a short burst. Every GPU row therefore says what clock it ran
+at and which throttle reasons were active, so a number can be read for what it is.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+
+try:
+    import pynvml  # nvidia-ml-py: present where the NVIDIA driver is; optional elsewhere
+except ImportError:
+    pynvml = None
+
+THROTTLE_REASONS = {0x1: "idle", 0x2: "app_clocks", 0x4: "sw_power_cap", 0x8: "hw_slowdown", 0x10: "sync_boost",
+                    0x20: "sw_thermal", 0x40: "hw_thermal", 0x80: "hw_power_brake", 0x100: "display_clock"}
+
+
+def reason_names(bits: int) -> str:
+    return ",".join(name for bit, name in THROTTLE_REASONS.items() if bits & bit) or "none"
+
+
+class GpuMonitor:
+    """Samples SM clock and throttle reasons when asked; a no-op without NVML or a GPU."""
+
+    def __init__(self, device: torch.device):
+        self.handle = None
+        self.clocks: list[int] = []
+        self.bits = 0
+        if pynvml is None or device.type != "cuda":
+            return
+        try:
+            pynvml.nvmlInit()  # NVML numbers GPUs on the node; the UUID finds ours whatever CUDA_VISIBLE_DEVICES says
+            self.handle = pynvml.nvmlDeviceGetHandleByUUID(f"GPU-{torch.cuda.get_device_properties(device).uuid}")
+        except pynvml.NVMLError:
+            self.handle = None
+
+    def sample(self) -> None:
+        if self.handle is None:
+            return
+        self.clocks.append(pynvml.nvmlDeviceGetClockInfo(self.handle, pynvml.NVML_CLOCK_SM))
+        self.bits |= pynvml.nvmlDeviceGetCurrentClocksThrottleReasons(self.handle)
+
+    def other_processes(self) -> int:
+        """Compute processes on this GPU other than this one: anything sharing the card."""
+        procs = pynvml.nvmlDeviceGetComputeRunningProcesses(self.handle)
+        return sum(p.pid != os.getpid() for p in procs)
+
+    def summary(self) -> dict[str, float | int | str | None]:
+        if self.handle is None or not self.clocks:
+            return {}
+        return {"sm_clock_mhz": sum(self.clocks) / len(self.clocks), "sm_clock_min_mhz": min(self.clocks),
+                "throttle_reasons": reason_names(self.bits & ~0x1),  # idle between batches is not a throttle
+                "gpu_other_processes": self.other_processes()}

@@ -1,0 +1,43 @@
+"""Candidate attention kernels for the tests: one right, and each of the classic bugs.
+Same signature as F.scaled_dot_product_attention for what they use; q (B, H, Sq, D)."""
+import torch
+
+
+def _attend(q, k, v, attn_mask=None, is_causal=False, scale=None, enable_gqa=False,
+            scale_off=False, corner_swap=False, shift=0, softmax_dim=-1):
+    if enable_gqa:
+        k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)
+        v = v.repeat_interleave(q.shape[1] // v.shape[1], dim=1)
+    scores = q @ k.transpose(-2, -1)  # (B, H, Sq, Skv)
+    if not scale_off:
+        scores = scores * (scale or q.shape[-1] ** -0.5)
+    if is_causal:
+        sq, skv = scores.shape[-2:]
+        diagonal = (skv - sq if corner_swap else 0) + shift
+        keep = torch.ones(sq, skv, dtype=torch.bool, device=q.device).tril(diagonal)
+        scores = scores.masked_fill(~keep, float("-inf"))
+    return torch.softmax(scores.float(), dim=softmax_dim).to(q.dtype) @ v
+
+
+def right(q, k, v, **kw):
+    return _attend(q, k, v, **kw)
+
+
+def no_scale(q, k, v, **kw):
+    return _attend(q, k, v, scale_off=True, **kw)
+
+
+def wrong_corner(q, k, v, **kw):
+    return _attend(q, k, v, corner_swap=True, **kw)
+
+
+def off_by_one(q, k, v, **kw):
+    return _attend(q, k, v, shift=1, **kw)
+
+
+def softmax_over_queries(q, k, v, **kw):
+    return _attend(q, k, v, softmax_dim=-2, **kw)
+
+
+def raises(q, k, v, **kw):
+    raise ValueError("this kernel is not finished")
