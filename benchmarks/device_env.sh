@@ -8,5 +8,8 @@ export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 RAY_AUTH_MODE=disabled
   nvidia-smi --query-gpu=name,uuid,driver_version,memory.total,clocks.sm,clocks.max.sm,power.limit --format=csv
   nvidia-smi --query-compute-apps=pid,used_memory --format=csv
   python3 -c "import torch, ray, triton; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version(), 'triton', triton.__version__, 'ray', ray.__version__)"
+  python3 benchmarks/card_health.py
 } > "$OUT/env.txt" 2>&1
+status=$?
 cat "$OUT/env.txt"
+[ "$status" -eq 0 ] || { echo "device_env.sh: card is thermally throttled; not timing on it"; return 3; }

@@ -8,7 +8,7 @@
 (b) A FlashAttention-benchmark sweep (16k tokens, hidden 2048, head_dim 64/128, seq 512..16384,
     causal and not, bf16, fwd and fwd_bwd, math/flash/efficient/cudnn) through sdpa-bench, Ray
     start-up included, against a plain loop of do_bench over the same points. sdpa-bench runs
-    it with a burst-length warmup (100 ms) comparable to do_bench's own protocol (25 + 100 ms).
+    it with do_bench's own warmup (25 ms): a burst protocol, like do_bench's (25 + 100 ms).
 
     python3 benchmarks/timer_check.py OUT_DIR
 Prints a table last; writes OUT_DIR/timer_check.json with every number.
@@ -35,7 +35,7 @@ from orchestrator.launch import run_sweep
 BACKENDS = ["default", "math", "flash", "efficient", "cudnn"]
 TUTORIAL = {"batch": 32, "heads": 32, "seq_len": 2048, "head_dim": 224, "dtype": "float16", "inputs": "rand"}
 FA_SEQ_LENS = [512, 1024, 2048, 4096, 8192, 16384]
-FA_TIMING = {"warmup_reps": 1, "warmup_ms": 100, "min_reps": 6, "target_rel_ci": 0.01, "budget_s": 10}
+FA_TIMING = {"warmup_reps": 1, "warmup_ms": 25, "min_reps": 6, "target_rel_ci": 0.01, "budget_s": 10}
 
 
 def tutorial_config() -> dict:
