@@ -36,7 +36,7 @@ def check_rows(run_dir: Path) -> tuple[list[str], bool]:
     for device, rows in frame.groupby(["hostname", "device", "gpu_name"]):
         lines += ["", f"{' '.join(device)}", f"  {'injected':<12}{'expected':<10}{'recorded':<10}{'attempts':<9}result"]
         for _, row in rows.iterrows():
-            injected = row["fault"] if row["job"] == "fault_injection" else "benchmark"
+            injected = {"fault_injection": row["fault"], "device_ceilings": "ceilings"}.get(row["job"], "benchmark")
             expected = EXPECTED_STATUS[row["fault"]]
             ok = row["status"] == expected
             all_ok &= ok
