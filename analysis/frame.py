@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pandas as pd
 
+from jobs.spec import JobSpec
 from orchestrator.results import Result, read_journal
 
 COLUMNS = [f.name for f in dataclasses.fields(Result)]  # plus device_label and pct_of_peak
@@ -14,14 +16,32 @@ COLUMNS = [f.name for f in dataclasses.fields(Result)]  # plus device_label and 
 DTYPES = {f.name: {"float | None": "float64", "int | None": "Int64", "str | None": "string",
                    "bool | None": "boolean"}[f.type]
           for f in dataclasses.fields(Result) if "None" in str(f.type)}
+SPEC_DEFAULTS = {f.name: f.default for f in dataclasses.fields(JobSpec) if f.default is not dataclasses.MISSING}
+ENV_COLUMNS = ["torch_version", "cuda_version", "cudnn_version", "driver_version", "memory_gib", "sm_count",
+               "compute_capability"]
 SHAPE_COLUMNS = ["sweep", "batch", "heads", "kv_heads", "seq_len", "kv_len", "head_dim",
                  "dtype", "causal", "mask", "mode", "inputs"]
+
+
+def load_runs(run_dirs: list[str | Path]) -> pd.DataFrame:
+    """One tidy frame from several run directories: every row with its `run` (the directory's
+    name) and the versions its devices ran (`torch_version`, `cuda_version`, `cudnn_version`,
+    `driver_version`, `memory_gib`, `sm_count`, `compute_capability`) joined from the manifest."""
+    frames = []
+    for run_dir in map(Path, run_dirs):
+        frame = load_results(run_dir).assign(run=run_dir.name)
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        devices = pd.DataFrame([d for s in manifest["sessions"] for d in s["devices"]])
+        env = devices.drop_duplicates(["hostname", "device"], keep="last")[["hostname", "device", *ENV_COLUMNS]]
+        frames.append(frame.merge(env, on=["hostname", "device"], how="left"))
+    return pd.concat(frames, ignore_index=True)
 
 
 def load_results(run_dir: str | Path) -> pd.DataFrame:
     """Every finished job of the run directory, in the order they finished."""
     rows = read_journal(Path(run_dir) / "results.jsonl")
     frame = pd.DataFrame(rows, columns=COLUMNS).astype(DTYPES)
+    frame = frame.fillna(SPEC_DEFAULTS)  # journals written before these point fields existed
     frame["device_label"] = frame["hostname"] + " " + frame["device"] + " · " + frame["gpu_name"]
     frame["pct_of_peak"] = pct_of_peak(frame)
     return frame

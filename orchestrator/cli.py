@@ -39,6 +39,52 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     return 0 if selftest(Path(args.output or f"runs/selftest-{stamp}"), args.address) else 1
 
 
+def cmd_submit(args: argparse.Namespace) -> int:
+    from orchestrator.submit import submit
+
+    config_path, run_dir = Path(args.config or DEFAULT_CONFIG), Path(args.output)
+    load_config(config_path)  # refuse a bad config here, before anything is sent
+    if (run_dir / "results.jsonl").exists():
+        raise ConfigError(f"{run_dir}: already holds results; choose a new directory with -o")
+    return submit(args.address, config_path, run_dir, args.timeout)
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    from orchestrator.submit import pack
+
+    pack(Path(args.run_dir))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from analysis.compare import compare, format_table
+
+    for run_dir in (args.run_a, args.run_b):
+        if not (Path(run_dir) / "results.jsonl").exists():
+            raise ConfigError(f"{run_dir}: no results.jsonl here; give two directories `sdpa-bench run` wrote")
+    both = compare(args.run_a, args.run_b, args.threshold)
+    print(format_table(both))
+    out = Path(args.output or Path(args.run_b) / "compare.csv")
+    both.to_csv(out, index=False)
+    print(f"sdpa-bench: ratio table written to {out}")
+    regressed = (both["verdict"] == "regression").any()
+    return 1 if regressed and args.fail_on == "regression" else 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from orchestrator.cluster import describe_devices
+
+    infos = describe_devices(args.address)
+    print(f"{'node':<14}{'host':<16}{'device':<8}{'GPU':<28}{'memory GiB':>11}  UUID")
+    for i in sorted(infos, key=lambda i: (i.hostname, i.node, i.device)):
+        memory = f"{i.memory_gib:.1f}" if i.memory_gib else "-"
+        print(f"{i.node[:12]:<14}{i.hostname[:15]:<16}{i.device:<8}{i.gpu_name[:27]:<28}{memory:>11}  {i.gpu_uuid or '-'}")
+    models = sorted({i.gpu_name for i in infos})
+    print(f"{len(infos)} device(s) on {len({i.node for i in infos})} node(s): "
+          + ", ".join(f"{sum(i.gpu_name == m for i in infos)} x {m}" for m in models))
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.report import write_report
 
@@ -62,6 +108,25 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("-o", "--output", help="run directory (default: runs/selftest-<timestamp>)")
     selftest.add_argument("--address", help="attach to this Ray cluster instead of starting one")
     selftest.set_defaults(func=cmd_selftest)
+    submit = sub.add_parser("submit", help="run a sweep as a Ray job on a cluster; the run directory comes back here")
+    submit.add_argument("--address", required=True, help="the cluster's dashboard, e.g. http://HEAD:8265")
+    submit.add_argument("-c", "--config", help=f"YAML config (default: {DEFAULT_CONFIG.name} of the project)")
+    submit.add_argument("-o", "--output", required=True, help="run directory to create on this machine")
+    submit.add_argument("--timeout", type=float, default=24 * 3600, help="stop the job after this many seconds")
+    submit.set_defaults(func=cmd_submit)
+    pack = sub.add_parser("pack", help="print a run directory as base64 tar.gz (what a submitted job sends back)")
+    pack.add_argument("run_dir")
+    pack.set_defaults(func=cmd_pack)
+    comp = sub.add_parser("compare", help="B against A on the same points and GPU models; exit 1 on a regression")
+    comp.add_argument("run_a")
+    comp.add_argument("run_b")
+    comp.add_argument("--threshold", type=float, default=0.05, help="smallest change to flag, as a fraction (default 0.05)")
+    comp.add_argument("--fail-on", choices=["regression", "never"], default="regression")
+    comp.add_argument("-o", "--output", help="CSV of the ratio table (default: RUN_B/compare.csv)")
+    comp.set_defaults(func=cmd_compare)
+    devices = sub.add_parser("devices", help="list the devices a run would use: node, host, GPU model, memory, UUID")
+    devices.add_argument("--address", help="attach to this Ray cluster (e.g. auto) instead of starting one")
+    devices.set_defaults(func=cmd_devices)
     report = sub.add_parser("report", help="rebuild results.parquet and report.md of a run directory")
     report.add_argument("run_dir")
     report.set_defaults(func=cmd_report)

@@ -25,7 +25,10 @@ def connect(address: str | None) -> None:
     if address:
         ray.init(address=address, log_to_driver=False)
     else:
-        ray.init(include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES, log_to_driver=False)
+        # "local": always a new instance of our own; a bare ray.init() would attach to any cluster
+        # `ray start` left running on this machine (and then refuse the object store size)
+        ray.init(address="local", include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES,
+                 log_to_driver=False)
 
 
 def gpus_per_node() -> dict[str, int]:
@@ -49,3 +52,12 @@ def start_workers(timing: TimingConfig, budget: MemoryBudget, max_restarts: int,
             ).remote(timing, budget))
     infos = ray.get([w.identity.remote() for w in workers])
     return list(zip(workers, infos))
+
+
+def describe_devices(address: str | None) -> list[DeviceInfo]:
+    """Start one worker per device, ask each who it is, stop them: what a run would use."""
+    connect(address)
+    workers = start_workers(TimingConfig(), MemoryBudget(), max_restarts=0)
+    for worker, _ in workers:
+        ray.kill(worker)
+    return [info for _, info in workers]

@@ -22,7 +22,7 @@ from jobs.sdpa_benchmark import DRAWS, DTYPES
 from jobs.flops import MODE_FACTOR
 from jobs.timing import TimingConfig
 
-PLACEMENTS = ("every_device",)
+PLACEMENTS = ("every_device", "one_per_model", "spread")
 DEVICE_TYPES = ("any", "cuda", "cpu")
 
 

@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import ray
-from ray.exceptions import ActorDiedError, RayActorError
+from ray.exceptions import ActorDiedError, ActorUnschedulableError, RayActorError
 
 from jobs.spec import JobSpec
 from orchestrator.config import RunConfig
@@ -22,6 +22,8 @@ from orchestrator.sink import RunSink
 from orchestrator.sweep import SweepJob, job_id
 
 WAIT_S = 0.5  # how often the loop wakes to check timeouts when nothing finishes
+PING_TIMEOUT_S = 300.0  # a worker not back this long after a restart is given up
+LOST = (RayActorError, ActorUnschedulableError)  # the worker died, or cannot be placed again (its node is gone)
 SIZE_FIELDS = ("batch", "heads", "kv_heads", "seq_len", "kv_len", "head_dim")
 SAME_FIELDS = ("job", "backend", "dtype", "mode", "causal")
 
@@ -39,6 +41,7 @@ class Slot:
     """One worker, the queue it takes jobs from, and its one call in flight."""
     worker: ray.actor.ActorHandle
     info: DeviceInfo
+    key: str  # the device's stable key (unique in the run)
     queue: deque[Pending]
     job: Pending | None = None  # None while the call in flight is a ping after a restart
     ref: ray.ObjectRef | None = None
@@ -47,21 +50,31 @@ class Slot:
     oom_specs: list[JobSpec] = field(default_factory=list)  # what ran out of memory here
 
 
-def placement_key(info: DeviceInfo, placement: str) -> str:
-    """Workers with the same key share one queue; each job runs once per key."""
-    return {"every_device": info.key}[placement]
+def device_keys(infos: list[DeviceInfo]) -> list[str]:
+    """A stable key per device: its GPU UUID, else host/slot; where two devices share one (two
+    Ray nodes on one host, as in tests), the Ray node id tells them apart."""
+    keys = [i.key for i in infos]
+    return [f"{k}@{i.node[:12]}" if keys.count(k) > 1 else k for k, i in zip(keys, infos)]
+
+
+def placement_key(info: DeviceInfo, device_key: str, placement: str) -> str:
+    """Workers with the same placement key share one queue; each job runs once per key:
+    every_device - once per device; one_per_model - once per GPU model; spread - once."""
+    return {"every_device": device_key, "one_per_model": f"{info.gpu_name} ({info.compute})",
+            "spread": "any device"}[placement]
 
 
 def eligible(info: DeviceInfo, device_type: str) -> bool:
     return device_type == "any" or info.compute.startswith(device_type)
 
 
-def plan_queues(jobs: list[SweepJob], infos: list[DeviceInfo], placement: str,
+def plan_queues(jobs: list[SweepJob], devices: list[tuple[DeviceInfo, str]], placement: str,
                 done: set[str]) -> dict[str, deque[Pending]]:
-    """Per placement key, the jobs still to run there, in sweep order; `done` ids are left out."""
-    queues: dict[str, deque[Pending]] = {placement_key(i, placement): deque() for i in infos}
+    """Per placement key, the jobs still to run there, in sweep order; `done` ids are left out.
+    `devices` pairs each worker's identity with its device key."""
+    queues: dict[str, deque[Pending]] = {placement_key(i, k, placement): deque() for i, k in devices}
     for job in jobs:
-        keys = dict.fromkeys(placement_key(i, placement) for i in infos if eligible(i, job.device_type))
+        keys = dict.fromkeys(placement_key(i, k, placement) for i, k in devices if eligible(i, job.device_type))
         for key in keys:
             pending = Pending(job_id(job.spec, key), job.spec, job.timeout_s)
             if pending.job_id not in done:
@@ -98,10 +111,10 @@ def submit_next(slot: Slot, run: RunConfig, sink: RunSink) -> None:
 
 def ping(slot: Slot) -> None:
     """Ask a (re)starting worker who it is; it gets a job only once it answers."""
-    slot.job, slot.ref = None, slot.worker.identity.remote()
+    slot.job, slot.ref, slot.started = None, slot.worker.identity.remote(), time.monotonic()
 
 
-def lost(slot: Slot, err: RayActorError, run: RunConfig, sink: RunSink) -> None:
+def lost(slot: Slot, err: Exception, run: RunConfig, sink: RunSink) -> None:
     """The worker process died under the call in flight: retry the job or record it crashed."""
     job = slot.job
     if job is not None and job.attempt <= run.max_retries:
@@ -109,10 +122,16 @@ def lost(slot: Slot, err: RayActorError, run: RunConfig, sink: RunSink) -> None:
     elif job is not None:
         reason = f"worker process died {job.attempt} time(s) running this job: {type(err).__name__}: {err}"
         sink.record(make_result(job.job_id, job.spec, slot.info, "crashed", reason.strip(), job.attempt), ())
-    if isinstance(err, ActorDiedError) and job is None:  # died again before answering a ping
-        slot.retired, slot.ref = f"worker for {slot.info.device} on {slot.info.hostname} is gone: {err}", None
+    if isinstance(err, (ActorDiedError, ActorUnschedulableError)) and job is None:  # not coming back
+        retire(slot, f"worker for {slot.info.device} on {slot.info.hostname} is gone: {type(err).__name__}: {err}")
     else:
         ping(slot)
+
+
+def retire(slot: Slot, reason: str) -> None:
+    """Stop feeding a worker that will not come back (its node left, or it cannot restart).
+    Jobs in a queue it shares with live workers still run there; the rest are drained."""
+    slot.retired, slot.ref, slot.job = reason.splitlines()[0][:500], None, None
 
 
 def drain_retired(slots: list[Slot], sink: RunSink) -> None:
@@ -127,7 +146,7 @@ def collect(slot: Slot, run: RunConfig, sink: RunSink) -> None:
     ref, slot.ref = slot.ref, None
     try:
         value = ray.get(ref)
-    except RayActorError as err:
+    except LOST as err:
         lost(slot, err, run, sink)
         return
     if slot.job is None:  # a ping came back: the worker is up again
@@ -162,7 +181,17 @@ def drive(slots: list[Slot], run: RunConfig, sink: RunSink) -> None:
         ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=WAIT_S)
         for ref in ready:
             collect(in_flight[ref], run, sink)
-        now = time.monotonic()
-        for slot in slots:
-            if slot.job is not None and slot.ref is not None and now - slot.started > slot.job.timeout_s:
-                time_out(slot, sink)
+        police(slots, sink)
+
+
+def police(slots: list[Slot], sink: RunSink) -> None:
+    """Time out jobs past their limit; give up on workers that never came back from a restart."""
+    now = time.monotonic()
+    for slot in slots:
+        if slot.ref is None:
+            continue
+        if slot.job is not None and now - slot.started > slot.job.timeout_s:
+            time_out(slot, sink)
+        elif slot.job is None and now - slot.started > PING_TIMEOUT_S:
+            retire(slot, f"worker for {slot.info.device} on {slot.info.hostname} did not come back "
+                         f"within {PING_TIMEOUT_S:g} s of a restart")

@@ -23,7 +23,7 @@ from analysis.report import write_report
 from orchestrator.cluster import connect, start_workers
 from orchestrator.config import Config, ConfigError
 from orchestrator.devices import DeviceInfo
-from orchestrator.driver import Slot, drive, placement_key, plan_queues
+from orchestrator.driver import Slot, device_keys, drive, placement_key, plan_queues
 from orchestrator.results import read_journal
 from orchestrator.sink import RunSink
 from orchestrator.sweep import expand_config
@@ -77,8 +77,10 @@ def run_sweep(config: Config, config_text: str, run_dir: Path, address: str | No
     workers = start_workers(config.timing, config.run.memory_budget, WORKER_MAX_RESTARTS)
     infos = [info for _, info in workers]
     write_manifest(run_dir, config, infos)
-    queues = plan_queues(jobs, infos, config.run.placement, done)
-    slots = [Slot(w, info, queues[placement_key(info, config.run.placement)]) for w, info in workers]
+    keys = device_keys(infos)
+    queues = plan_queues(jobs, list(zip(infos, keys)), config.run.placement, done)
+    slots = [Slot(w, info, key, queues[placement_key(info, key, config.run.placement)])
+             for (w, info), key in zip(workers, keys)]
     sink = RunSink(run_dir, total=sum(len(q) for q in queues.values()))
     print(f"sdpa-bench: {sink.total} jobs on {len(slots)} worker(s) "
           f"({', '.join(sorted({i.gpu_name for i in infos}))}); {len(done)} already done", flush=True)

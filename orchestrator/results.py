@@ -92,7 +92,7 @@ def make_result(job_id: str, spec: JobSpec, device: DeviceInfo, status: str, err
     where = {k: getattr(device, k) for k in ("node", "hostname", "device", "gpu_name", "gpu_uuid")}
     return Result(job_id=job_id, status=status, error=error, attempt=attempt, **where,
                   **dataclasses.asdict(spec), **(metrics or {}), duration_s=duration_s,
-                  finished_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+                  finished_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"))
 
 
 class Journal:

@@ -6,6 +6,7 @@ CUDA_VISIBLE_DEVICES is unset so Ray accepts `num_gpus=2` on a machine with no G
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -24,15 +25,31 @@ timing: {warmup_reps: 1, warmup_ms: 0, min_reps: 6, max_reps: 20, target_rel_ci:
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def ray_fake_gpus():
-    """One Ray instance for the session: 2 CPUs and 2 fake GPUs (workers compute on the CPU)."""
+    """A Ray instance with 2 CPUs and 2 fake GPUs (workers compute on the CPU), started on first
+    use and kept for the tests after it; a test that needs a cluster of its own shuts it down."""
     import ray
 
-    ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, object_store_memory=128 * 2**20,
-             log_to_driver=False)
+    if not ray.is_initialized():
+        ray.init(address="local", num_cpus=2, num_gpus=2, include_dashboard=False,
+                 object_store_memory=128 * 2**20, log_to_driver=False)
     yield ray
+
+
+@pytest.fixture
+def two_node_cluster():
+    """Two real Ray nodes (separate raylet processes) with one fake GPU each, this process attached."""
+    import ray
+    from ray.cluster_utils import Cluster
+
     ray.shutdown()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "num_gpus": 1})
+    worker_node = cluster.add_node(num_cpus=1, num_gpus=1)
+    ray.init(address=cluster.address, log_to_driver=False)
+    yield cluster, worker_node
+    ray.shutdown()
+    cluster.shutdown()
 
 
 @pytest.fixture
@@ -49,3 +66,18 @@ def run_cli(*args: str, timeout: float = 300, **kwargs) -> subprocess.CompletedP
     """`python -m orchestrator ARGS` in a fresh process, as a user would run it."""
     return subprocess.run([sys.executable, "-m", "orchestrator", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=kwargs.pop("cwd", ROOT), **kwargs)
+
+
+def synthetic_row(**fields) -> dict:
+    """A results.jsonl row with every point field filled, for analysis tests; override any field."""
+    base = dict(job_id="x", job="sdpa_benchmark", sweep="s", status="ok", error="", attempt=1, node="n", hostname="h",
+                device="cuda:0", gpu_name="G", gpu_uuid="u", backend="flash", dtype="float16", batch=1, heads=1,
+                kv_heads=1, seq_len=1, kv_len=1, head_dim=1, causal=False, mode="fwd", inputs="randn", seed=0,
+                mask="is_causal", candidate="", fault="none")
+    return {**base, **fields}
+
+
+def write_rows(run_dir: Path, rows: list[dict]) -> Path:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return run_dir

@@ -1,6 +1,5 @@
 """device_ceilings on the CPU, and % of peak against hand-computed cases."""
 import dataclasses
-import json
 import math
 
 import torch
@@ -11,6 +10,7 @@ from jobs.timing import TimingConfig
 from orchestrator.config import Config, RunConfig
 from orchestrator.results import Result
 from orchestrator.sweep import ceilings_job
+from tests.conftest import synthetic_row as row, write_rows
 
 FAST = TimingConfig(warmup_reps=1, warmup_ms=0, min_reps=6, max_reps=6, target_rel_ci=0.5, budget_s=1)
 
@@ -23,19 +23,11 @@ def test_ceilings_job_measures_every_dtype_and_copy_bandwidth():
     assert set(metrics) <= {f.name for f in dataclasses.fields(Result)}
 
 
-def row(**kw):
-    base = dict(job_id="x", job="sdpa_benchmark", sweep="s", status="ok", error="", attempt=1, node="n", hostname="h",
-                device="cuda:0", gpu_name="G", gpu_uuid="u", backend="flash", dtype="float16", batch=1, heads=1, kv_heads=1,
-                seq_len=1, kv_len=1, head_dim=1, causal=False, mode="fwd", inputs="randn", seed=0, fault="none")
-    return {**base, **kw}
-
-
 def test_pct_of_peak_uses_the_rows_own_device_and_dtype(tmp_path):
     rows = [row(job="device_ceilings", ceiling_float16_tflops=800.0, ceiling_bfloat16_tflops=400.0),
             row(job="device_ceilings", device="cuda:1", ceiling_float16_tflops=500.0, ceiling_bfloat16_tflops=250.0),
             row(tflops=400.0), row(tflops=100.0, dtype="bfloat16"), row(tflops=400.0, device="cuda:1"),
             row(tflops=50.0, device="cuda:2")]  # cuda:2 has no ceiling measured
-    (tmp_path / "results.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    pct = load_results(tmp_path)["pct_of_peak"].tolist()
+    pct = load_results(write_rows(tmp_path, rows))["pct_of_peak"].tolist()
     assert pct[2:5] == [50.0, 25.0, 80.0]
     assert math.isnan(pct[5])

@@ -9,7 +9,7 @@ import pytest
 from analysis import load_results
 from orchestrator.cluster import start_workers
 from orchestrator.config import ConfigError, MemoryBudget, load_config
-from orchestrator.driver import Slot, drive, placement_key, plan_queues
+from orchestrator.driver import Slot, device_keys, drive, placement_key, plan_queues
 from orchestrator.launch import run_sweep
 from orchestrator.results import read_journal
 from orchestrator.sink import RunSink
@@ -62,8 +62,9 @@ def test_kill_9_of_a_worker_costs_only_its_running_job(ray_fake_gpus, write_conf
     config = load_config(path)
     workers = start_workers(config.timing, MemoryBudget(), max_restarts=-1)
     infos = [info for _, info in workers]
-    queues = plan_queues(expand_config(config), infos, "every_device", set())
-    slots = [Slot(w, i, queues[placement_key(i, "every_device")]) for w, i in workers]
+    keys = device_keys(infos)
+    queues = plan_queues(expand_config(config), list(zip(infos, keys)), "every_device", set())
+    slots = [Slot(w, i, k, queues[placement_key(i, k, "every_device")]) for (w, i), k in zip(workers, keys)]
     victim = next(s for s in slots if s.info.device == "cuda:0")
     pid = ray_fake_gpus.get(victim.worker.pid.remote())
     (tmp_path / "run").mkdir()
