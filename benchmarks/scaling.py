@@ -24,7 +24,7 @@ from orchestrator.launch import run_sweep
 SWEEP = {"run": {"placement": "spread", "measure_ceilings": False},
          "timing": {"warmup_reps": 1, "warmup_ms": 50, "min_reps": 6, "max_reps": 6, "target_rel_ci": 0.0},
          "sweeps": [{"name": "scaling", "grid": {"batch": [2], "heads": [8], "seq_len": [128, 192, 256, 320],
-                                                 "head_dim": [64], "dtype": ["float32"], "causal": [False, True],
+                                                 "head_dim": [64], "dtype": ["float32"], "causal": [False, True], "mode": ["fwd", "fwd_bwd"],
                                                  "backend": ["math", "flash"], "inputs": ["randn", "rand"]}}]}
 
 

@@ -83,3 +83,19 @@ def test_load_runs_gives_one_tidy_frame_with_versions(tmp_path):
     assert frame.loc[frame["device"] == "cuda:1", "compute_capability"].iloc[0] == "9.0"
     assert frame["median_ms"].dtype == "float64" and frame["n_reps"].dtype == "Int64"
     assert pd.read_csv(first / "results.csv").shape[0] == 6
+
+
+def test_loading_skips_a_torn_last_line_and_refuses_a_corrupt_middle(tmp_path):
+    import pytest
+
+    from analysis import load_results
+    good = "".join(json.dumps(bench("cuda:0", H100, "flash", s, 1.0)) + "\n" for s in (1, 2))
+    run_dir = tmp_path / "torn"
+    run_dir.mkdir()
+    (run_dir / "results.jsonl").write_text(good + '{"job_id": "cut", "sta')
+    with pytest.warns(UserWarning, match="torn last line"):
+        frame = load_results(run_dir)
+    assert list(frame["seq_len"]) == [1, 2] and frame["finished_at"].dtype == "string"
+    (run_dir / "results.jsonl").write_text(good.replace("\n", "\nnot json\n", 1))
+    with pytest.raises(ValueError, match="corrupt line in the middle of the journal"):
+        load_results(run_dir)
