@@ -26,18 +26,19 @@ def text_of(value) -> str:
 
 
 def speed_cells(rows: pd.DataFrame) -> list[str]:
-    """median ms · TFLOPS · % of peak · speed-up over math; the device's fastest backend in bold.
-    One pass over plain columns: row-wise DataFrame.apply is 20x slower at 100k rows."""
+    """median ms · TFLOPS · % of peak · speed-up over math and over default; the device's fastest
+    backend in bold. One pass over plain columns: row-wise DataFrame.apply is 20x slower at 100k rows."""
     out = []
-    for status, ms, tflops, pct, vs_math, backend, dispatched, best in zip(
+    for status, ms, tflops, pct, vs_math, vs_default, backend, dispatched, best in zip(
             rows["status"], rows["median_ms"], rows["tflops"], rows["pct_of_peak"], rows["vs_math"],
-            rows["backend"], rows["dispatched"], rows["best"]):
+            rows["vs_default"], rows["backend"], rows["dispatched"], rows["best"]):
         if status != "ok":
             out.append(status)
             continue
         text = f"{ms:.4g} ms · {tflops:.3g} TFLOPS"
         text += f" · {pct:.0f}% of peak" if pd.notna(pct) else ""
         text += f" · {vs_math:.3g}× math" if pd.notna(vs_math) and backend != "math" else ""
+        text += f" · {vs_default:.3g}× default" if pd.notna(vs_default) and backend != "default" else ""
         text += f" (→ {dispatched})" if backend == "default" and text_of(dispatched) else ""
         out.append(f"**{text}**" if best else text)
     return out
@@ -58,13 +59,16 @@ def check_cells(rows: pd.DataFrame) -> list[str]:
 
 
 def with_speedups(bench: pd.DataFrame) -> pd.DataFrame:
-    """Adds, per point and device: `vs_math` (math's time / this time) and `best` (fastest there)."""
+    """Adds, per point and device: `vs_math` and `vs_default` (that backend's time / this time)
+    and `best` (the fastest there)."""
     point = SHAPE_COLUMNS + ["device_label"]
     ok = bench["status"] == "ok"
-    math_ms = bench[ok & (bench["backend"] == "math")].drop_duplicates(point, keep="last").set_index(point)["median_ms"]
-    bench = bench.join(math_ms.rename("math_ms"), on=point)
+    for name in ("math", "default"):
+        ref = bench[ok & (bench["backend"] == name)].drop_duplicates(point, keep="last").set_index(point)["median_ms"]
+        bench = bench.join(ref.rename(f"{name}_ms"), on=point)
+        bench[f"vs_{name}"] = bench[f"{name}_ms"] / bench["median_ms"]
     fastest = bench["median_ms"].where(ok).groupby([bench[c] for c in point], dropna=False).transform("min")
-    return bench.assign(vs_math=bench["math_ms"] / bench["median_ms"], best=ok & (bench["median_ms"] == fastest))
+    return bench.assign(best=ok & (bench["median_ms"] == fastest))
 
 
 def shape_title(key: tuple) -> str:

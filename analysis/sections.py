@@ -48,9 +48,12 @@ def cross_device_lines(frame: pd.DataFrame) -> list[str]:
 
 
 def failure_count_lines(frame: pd.DataFrame) -> list[str]:
+    """Device × backend: how many jobs ended oom, unsupported, crashed, timeout, skipped, error."""
     bad = frame[frame["status"] != "ok"]
     if bad.empty:
         return []
-    table = bad.pivot_table(index="device_label", columns="status", values="job_id", aggfunc="count", fill_value=0)
-    return ["| device | " + " | ".join(table.columns) + " |", "|---" * (len(table.columns) + 1) + "|",
-            *[f"| {d} | " + " | ".join(str(v) for v in row) + " |" for d, row in table.iterrows()], ""]
+    counts = bad.groupby(["device_label", "backend", "status"]).size()
+    cells = counts.groupby(level=["device_label", "backend"]).apply(
+        lambda c: ", ".join(f"{status} {n}" for (_, _, status), n in c.items())).unstack("backend").fillna("")
+    return ["| device | " + " | ".join(cells.columns) + " |", "|---" * (len(cells.columns) + 1) + "|",
+            *[f"| {d} | " + " | ".join(row) + " |" for d, row in zip(cells.index, cells.values)], ""]

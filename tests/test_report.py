@@ -57,7 +57,7 @@ def test_cross_gpu_section_and_failures(tmp_path):
     report = (two_gpu_run(tmp_path) / "report.md").read_text()
     assert "| math | 1.00× | 2.00× |" in report and "| flash | 1.00× | 2.00× |" in report  # A100 takes 2x as long
     assert "The fastest backend differs between GPU models at 1 of 1 shared points." in report  # cudnn vs flash
-    assert "| h cuda:1 · NVIDIA A100-SXM4-80GB | 1 |" in report  # failure counts by device
+    assert "| device | cudnn |" in report and "| h cuda:1 · NVIDIA A100-SXM4-80GB | unsupported 1 |" in report
     assert "- **unsupported** `cudnn` ×1: cudnn on cuda has no kernel for this input: sm80" in report
     assert "| NVIDIA H100 80GB HBM3 | 1 | 1 |" in report and "Wall time: 100 s" in report
 
@@ -99,3 +99,11 @@ def test_loading_skips_a_torn_last_line_and_refuses_a_corrupt_middle(tmp_path):
     (run_dir / "results.jsonl").write_text(good.replace("\n", "\nnot json\n", 1))
     with pytest.raises(ValueError, match="corrupt line in the middle of the journal"):
         load_results(run_dir)
+
+
+def test_speedup_over_default_is_shown(tmp_path):
+    run_dir = write_rows(tmp_path / "d", [bench("cuda:0", H100, "default", 512, 1.0, dispatched="cudnn"),
+                                          bench("cuda:0", H100, "flash", 512, 2.0)])
+    manifest(run_dir, [("cuda:0", H100)])
+    report = (run_dir / "report.md").read_text() if write_report(run_dir) else ""
+    assert "| **1 ms · 10 TFLOPS (→ cudnn)** | 2 ms · 5 TFLOPS · 0.5× default |" in report
