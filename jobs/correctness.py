@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from jobs.backends import attention_call, forced
-from jobs.masks import allowed, sdpa_mask_args
+from jobs.masks import allowed
 from jobs.sdpa_benchmark import make_inputs
 from jobs.spec import JobSpec, Outcome
 from jobs.timing import TimingConfig

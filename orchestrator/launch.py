@@ -17,7 +17,6 @@ from pathlib import Path
 import pandas
 import ray
 import torch
-import yaml
 
 from analysis.report import write_report
 from orchestrator.cluster import connect, start_workers

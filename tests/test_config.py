@@ -1,6 +1,5 @@
 """Config loading: every shipped config loads; every bad one is refused with one clear message,
 exit code 2, no traceback, and nothing started or created."""
-from pathlib import Path
 
 import pytest
 

@@ -8,7 +8,7 @@ from jobs.sdpa_benchmark import build_call, make_inputs, sdpa_benchmark
 from jobs.spec import JobSpec, Unsupported
 from jobs.timing import TimingConfig
 from orchestrator.devices import DeviceInfo
-from orchestrator.results import Result, make_result
+from orchestrator.results import make_result
 
 CPU = torch.device("cpu")
 FAST = TimingConfig(warmup_reps=1, warmup_ms=0, min_reps=3, max_reps=10, target_rel_ci=0.5, budget_s=0.2)

@@ -3,7 +3,6 @@ through Ray's job API, ending with the run directory and report on the client si
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys

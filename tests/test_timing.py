@@ -1,7 +1,6 @@
 """The timing helper's statistics on known samples, and its stopping rule."""
 import time
 
-import pytest
 import torch
 
 from jobs.timing import TimingConfig, median_ci, stop_reason, summarize, time_callable
