@@ -2,17 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
-import warnings
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.json as pajson
 
 from jobs.spec import JobSpec
-from orchestrator.results import Result
+from orchestrator.results import Result, read_journal_table
 
 COLUMNS = [f.name for f in dataclasses.fields(Result)]  # plus device_label and pct_of_peak
 # Columns that may be None in a row get a nullable dtype, so a column stays numeric even when
@@ -21,8 +17,6 @@ DTYPES = {f.name: {"float | None": "float64", "int | None": "Int64", "str | None
                    "bool | None": "boolean"}[f.type]
           for f in dataclasses.fields(Result) if "None" in str(f.type)}
 SPEC_DEFAULTS = {f.name: f.default for f in dataclasses.fields(JobSpec) if f.default is not dataclasses.MISSING}
-ARROW = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
-SCHEMA = pa.schema([(f.name, ARROW[f.type.split(" |")[0]]) for f in dataclasses.fields(Result)])
 ENV_COLUMNS = ["torch_version", "cuda_version", "cudnn_version", "driver_version", "memory_gib", "sm_count",
                "compute_capability"]
 SHAPE_COLUMNS = ["sweep", "batch", "heads", "kv_heads", "seq_len", "kv_len", "head_dim",
@@ -43,26 +37,9 @@ def load_runs(run_dirs: list[str | Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def read_rows(path: Path) -> pd.DataFrame:
-    """results.jsonl through pyarrow's JSON reader with the Result schema: types never depend on
-    what the rows happen to hold, and 100k rows load in ~1 s (json.loads per line: ~3.5 s).
-    A torn last line (a crash mid-write) is cut with a warning, as the driver's journal does."""
-    data = path.read_bytes() if path.exists() else b""
-    complete = data[:data.rfind(b"\n") + 1]
-    if len(complete) < len(data):
-        warnings.warn(f"{path}: skipping a torn last line (the run was cut mid-write)")
-    if not complete.strip():
-        return pd.DataFrame(columns=COLUMNS)
-    options = pajson.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="ignore")
-    try:
-        return pajson.read_json(io.BytesIO(complete), parse_options=options).to_pandas()
-    except pa.ArrowInvalid as err:
-        raise ValueError(f"{path}: corrupt line in the middle of the journal: {err}") from None
-
-
 def load_results(run_dir: str | Path) -> pd.DataFrame:
     """Every finished job of the run directory, in the order they finished."""
-    frame = read_rows(Path(run_dir) / "results.jsonl").reindex(columns=COLUMNS).astype(DTYPES)
+    frame = read_journal_table(Path(run_dir) / "results.jsonl").to_pandas().astype(DTYPES)
     frame = frame.fillna(SPEC_DEFAULTS)  # journals written before these point fields existed
     frame["device_label"] = frame["hostname"] + " " + frame["device"] + " · " + frame["gpu_name"]
     frame["pct_of_peak"] = pct_of_peak(frame)

@@ -85,16 +85,13 @@ def attention_call(spec: JobSpec, q: torch.Tensor, k: torch.Tensor, builtin: str
     return lambda q, k, v: fn(q, k, v, **kwargs)
 
 
-def forced(spec: JobSpec, device: torch.device, builtin: str = ""):
+@contextmanager
+def forced(spec: JobSpec, device: torch.device, builtin: str = "") -> Iterator[None]:
     """The context to run `attention_call(spec, ..., builtin)` in: the forced backend, with torch's
     "no kernel" error turned into `Unsupported`. A candidate kernel runs as it is."""
-    backend = builtin or spec.backend
     if spec.candidate and not builtin:
-        return nullcontext()
-    return _forced(backend, device)
-
-
-@contextmanager
-def _forced(backend: str, device: torch.device) -> Iterator[None]:
+        yield
+        return
+    backend = builtin or spec.backend
     with backend_context(backend), unsupported_as_exception(f"{backend} on {device.type}"):
         yield
