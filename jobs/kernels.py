@@ -5,10 +5,10 @@ look at the kernels that ran.
 """
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 import torch
-from torch.profiler import ProfilerActivity, profile
 
 # Substrings of kernel names, checked in order; the first match names the backend.
 KERNEL_MARKERS = (
@@ -18,17 +18,22 @@ KERNEL_MARKERS = (
 )
 
 
-def profile_kernels(fn: Callable[[], object], device: torch.device) -> list[str]:
-    """Names of the device kernels one call of `fn` launched, in launch order, unique.
-    On the CPU it only makes the call (there are no device kernels to name)."""
+def profile_kernels(fn: Callable[[], object], device: torch.device) -> tuple[list[str], float]:
+    """Names of the device kernels one call of `fn` launched (in launch order, unique), and the
+    seconds the call took, profiler start-up excluded. On the CPU it only makes the call."""
     if device.type != "cuda":
+        t0 = time.perf_counter()
         fn()
-        return []
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        return [], time.perf_counter() - t0
+    # the autograd profiler, not torch.profiler.profile: the latter's start imports torch._inductor
+    # (and with it torch._dynamo), ~2 s of the first job of every worker
+    with torch.autograd.profiler.profile(use_cpu=False, use_device="cuda", use_kineto=True) as prof:
+        t0 = time.perf_counter()
         fn()
         torch.cuda.synchronize(device)
-    names = [e.name for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
-    return list(dict.fromkeys(names))
+        seconds = time.perf_counter() - t0
+    names = [e.name for e in prof.function_events if e.device_type == torch.autograd.DeviceType.CUDA]
+    return list(dict.fromkeys(names)), seconds
 
 
 def dispatched_backend(kernel_names: list[str]) -> str:

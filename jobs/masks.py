@@ -8,7 +8,6 @@ bottom-right mask leaves the first q_len - kv_len query rows with no key at all.
 from __future__ import annotations
 
 import torch
-from torch.nn.attention.bias import causal_lower_right
 
 MASKS = ("is_causal", "bool", "additive", "lower_right")  # how a causal mask is handed to SDPA
 
@@ -28,6 +27,9 @@ def sdpa_mask_args(causal: bool, mask: str, q: torch.Tensor, k: torch.Tensor) ->
     if mask == "is_causal":
         return {"is_causal": True}
     if mask == "lower_right":
+        # imported here: torch.nn.attention.bias imports torch._dynamo, ~1-2 s of every
+        # worker's start-up otherwise (python -X importtime)
+        from torch.nn.attention.bias import causal_lower_right
         return {"attn_mask": causal_lower_right(seq_len, kv_len)}
     keep = allowed(seq_len, kv_len, False, q.device)
     if mask == "bool":

@@ -15,7 +15,7 @@ from jobs.flops import attention_flops
 from jobs.gpu_state import GpuMonitor
 from jobs.kernels import dispatched_backend, profile_kernels
 from jobs.spec import JobSpec, Outcome
-from jobs.timing import TimingConfig, summarize, time_callable
+from jobs.timing import TimingConfig, Warmed, summarize, time_callable
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 DRAWS = {"randn": torch.randn, "rand": torch.rand}  # `rand` as in PyTorch's SDPA tutorial
@@ -54,16 +54,17 @@ def sdpa_benchmark(spec: JobSpec, device: torch.device, timing: TimingConfig) ->
     q, k, v = make_inputs(spec, device, grad=spec.mode != "fwd")
     with forced(spec, device):
         fn = build_call(spec, q, k, v)
-        kernels = profile_kernels(fn, device)  # the probe: raises Unsupported before any timing
+        kernels, probe_s = profile_kernels(fn, device)  # the probe: raises Unsupported before any timing
         peak_mib = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
         monitor = GpuMonitor(device)
-        samples = time_callable(fn, device, timing, after_batch=monitor.sample)
+        # the probe was a real call: it counts as the first warmup call (as do_bench's estimate calls do)
+        samples = time_callable(fn, device, timing, after_batch=monitor.sample, prior=Warmed(1, probe_s))
     stats = summarize(samples.times_ms)
     flops = attention_flops(spec.batch, spec.heads, spec.seq_len, spec.kv_len, spec.head_dim,
                             spec.causal, spec.mode, lower_right=spec.mask == "lower_right")
     metrics = {
         "median_ms": stats.median_ms, "iqr_ms": stats.iqr_ms, "min_ms": stats.min_ms,
-        "n_reps": stats.n_reps, "ci_rel": stats.ci_rel, "stop_reason": samples.stop_reason,
+        "n_reps": stats.n_reps, "ci_rel": stats.ci_rel, "stop_reason": samples.stop_reason, "timer": samples.timer,
         "flops": flops, "tflops": flops / (stats.median_ms * 1e-3) / 1e12,
         "peak_mem_mib": peak_mib, "input_mem_mib": tensor_mib(q, k, v),
         "kernels": "; ".join(kernels), "dispatched": dispatched_backend(kernels), **monitor.summary(),

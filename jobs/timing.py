@@ -2,6 +2,9 @@
 
 On a GPU each rep is bracketed by CUDA events and preceded by an L2 flush that is *not* inside
 the events; reps are synchronised in batches so the host never stalls the stream between reps.
+With `cuda_graph`, the callable is captured once into a CUDA graph and each rep replays it: one
+launch instead of one per kernel, for short kernels whose host launch overhead would otherwise
+leave the GPU idle inside the events; the flush stays outside them.
 On the CPU each rep is bracketed by `time.perf_counter`. The stop rule: the distribution-free
 95% confidence interval of the median (order statistics) has a half-width <= `target_rel_ci` of
 the median, or `max_reps`, or the per-point `budget_s` runs out; the reason is returned.
@@ -15,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
+
+from jobs.spec import Unsupported
 
 
 @dataclass(frozen=True)
@@ -30,12 +35,22 @@ class TimingConfig:
     target_rel_ci: float = field(default=0.01, metadata={"min": 0})
     budget_s: float = field(default=10.0, metadata={"min": 0})  # timed reps of one point, warmup excluded
     flush_l2: bool = True
+    cuda_graph: bool = False  # GPU reps replay a CUDA graph of the call (CPU workers ignore it)
 
 
 @dataclass(frozen=True)
 class Samples:
     times_ms: tuple[float, ...]
     stop_reason: str  # converged | max_reps | budget
+    timer: str  # cuda_events | cuda_graph | perf_counter
+
+
+@dataclass(frozen=True)
+class Warmed:
+    """Calls of the callable its caller already made (e.g. a probe), and the seconds they ran:
+    they count toward the warmup."""
+    calls: int = 0
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -104,8 +119,8 @@ def cpu_batch(fn: Callable[[], object], n: int) -> list[float]:
     return times
 
 
-def warmup(fn: Callable[[], object], device: torch.device, cfg: TimingConfig) -> None:
-    t0, reps = time.perf_counter(), 0
+def warmup(fn: Callable[[], object], device: torch.device, cfg: TimingConfig, prior: Warmed) -> None:
+    t0, reps = time.perf_counter() - prior.seconds, prior.calls
     while reps < cfg.warmup_reps or (time.perf_counter() - t0) * 1e3 < cfg.warmup_ms:
         fn()
         if device.type == "cuda":
@@ -113,16 +128,51 @@ def warmup(fn: Callable[[], object], device: torch.device, cfg: TimingConfig) ->
         reps += 1
 
 
+def capture_graph(fn: Callable[[], object], device: torch.device) -> Callable[[], None]:
+    """`fn` captured as one CUDA graph; returns its replay. A warm call on a side stream first, as
+    torch.cuda.graph's docs ask (lazy per-stream state must not be created during capture)."""
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        fn()
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    try:
+        with torch.cuda.graph(graph):
+            fn()
+    except RuntimeError as err:  # e.g. an op that synchronises: this call cannot be graphed
+        raise Unsupported(f"CUDA graph capture failed: {first_error(err)}") from None
+    graph.replay()  # the first replay uploads the graph: not a rep
+    torch.cuda.synchronize(device)
+    return graph.replay
+
+
+def first_error(err: BaseException) -> str:
+    """The first line of the error that started it: a failed capture raises again on its way out
+    of torch.cuda.graph, and that second error ("a previous error during capture") hides the cause."""
+    while err.__context__ is not None:
+        err = err.__context__
+    return f"{type(err).__name__}: {str(err).splitlines()[0]}"
+
+
+def timed_batches(fn: Callable[[], object], device: torch.device, cfg: TimingConfig,
+                  ) -> tuple[Callable[[int], list[float]], str]:
+    """A function timing n reps of the (warm) call, and the name of the timer it uses."""
+    if device.type != "cuda":
+        return (lambda n: cpu_batch(fn, n)), "perf_counter"
+    flush = make_l2_flush(device) if cfg.flush_l2 else None
+    if cfg.cuda_graph:
+        replay = capture_graph(fn, device)
+        return (lambda n: cuda_batch(replay, n, flush)), "cuda_graph"
+    return (lambda n: cuda_batch(fn, n, flush)), "cuda_events"
+
+
 def time_callable(fn: Callable[[], object], device: torch.device, cfg: TimingConfig,
-                  after_batch: Callable[[], None] = lambda: None) -> Samples:
+                  after_batch: Callable[[], None] = lambda: None, prior: Warmed = Warmed()) -> Samples:
     """Warm `fn` up, then time it adaptively; returns every timed rep in milliseconds.
     `after_batch` runs after warmup and after each synchronised batch (e.g. to read clocks)."""
-    if device.type == "cuda":
-        flush = make_l2_flush(device) if cfg.flush_l2 else None
-        batch = lambda n: cuda_batch(fn, n, flush)  # noqa: E731
-    else:
-        batch = lambda n: cpu_batch(fn, n)  # noqa: E731
-    warmup(fn, device, cfg)
+    warmup(fn, device, cfg, prior)
+    batch, timer = timed_batches(fn, device, cfg)
     after_batch()
     times: list[float] = []
     deadline = time.perf_counter() + cfg.budget_s
@@ -132,7 +182,7 @@ def time_callable(fn: Callable[[], object], device: torch.device, cfg: TimingCon
         after_batch()
         reason = stop_reason(times, cfg, deadline)
         if reason:
-            return Samples(tuple(times), reason)
+            return Samples(tuple(times), reason, timer)
         n = next_batch_size(times, cfg, deadline)
 
 

@@ -61,6 +61,7 @@ class Result:
     n_reps: int | None = None
     ci_rel: float | None = None
     stop_reason: str | None = None
+    timer: str | None = None  # cuda_events | cuda_graph | perf_counter
     flops: float | None = None
     tflops: float | None = None
     peak_mem_mib: float | None = None

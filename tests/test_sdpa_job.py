@@ -27,6 +27,7 @@ def test_every_mode_runs_and_reports_flat_metrics(mode, shape):
     assert outcome.metrics["median_ms"] > 0
     assert outcome.metrics["n_reps"] == len(outcome.samples_ms) >= 3
     assert outcome.metrics["tflops"] > 0
+    assert outcome.metrics["timer"] == "perf_counter"
     # the metrics fit the row type exactly: no unknown or misspelled field
     info = DeviceInfo("n", "h", "cpu", "cpu", "cpu", "", None, None, "", "", "", "", "")
     row = make_result("id", spec(mode=mode, **shape), info, "ok", metrics=outcome.metrics)

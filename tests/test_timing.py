@@ -3,7 +3,7 @@ import time
 
 import torch
 
-from jobs.timing import TimingConfig, median_ci, stop_reason, summarize, time_callable
+from jobs.timing import TimingConfig, Warmed, median_ci, stop_reason, summarize, time_callable
 
 
 def test_summary_of_known_samples():
@@ -53,4 +53,25 @@ def test_warmup_is_not_timed():
     cfg = TimingConfig(warmup_reps=4, warmup_ms=0, min_reps=3, max_reps=3, target_rel_ci=0.0, budget_s=10)
     samples = time_callable(lambda: calls.append(1), torch.device("cpu"), cfg)
     assert len(calls) == 4 + 3
+    assert len(samples.times_ms) == 3
+
+
+def test_calls_the_caller_already_made_count_toward_the_warmup():
+    calls = []
+    cfg = TimingConfig(warmup_reps=4, warmup_ms=0, min_reps=3, max_reps=3, target_rel_ci=0.0, budget_s=10)
+    time_callable(lambda: calls.append(1), torch.device("cpu"), cfg, prior=Warmed(calls=1))
+    assert len(calls) == 3 + 3  # one of the four warmup calls was the caller's
+
+
+def test_time_already_spent_counts_toward_warmup_ms():
+    calls = []
+    cfg = TimingConfig(warmup_reps=1, warmup_ms=500, min_reps=3, max_reps=3, target_rel_ci=0.0, budget_s=10)
+    time_callable(lambda: calls.append(1), torch.device("cpu"), cfg, prior=Warmed(calls=1, seconds=0.6))
+    assert len(calls) == 3  # no warmup call left: 600 ms of calls were already made
+
+
+def test_rows_name_their_timer_and_cpu_ignores_cuda_graph():
+    cfg = TimingConfig(warmup_reps=0, warmup_ms=0, min_reps=3, max_reps=3, target_rel_ci=0.0, cuda_graph=True)
+    samples = time_callable(lambda: None, torch.device("cpu"), cfg)
+    assert samples.timer == "perf_counter"
     assert len(samples.times_ms) == 3
