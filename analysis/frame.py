@@ -18,7 +18,7 @@ DTYPES = {f.name: {"float | None": "float64", "int | None": "Int64", "str | None
           for f in dataclasses.fields(Result) if "None" in str(f.type)}
 SPEC_DEFAULTS = {f.name: f.default for f in dataclasses.fields(JobSpec) if f.default is not dataclasses.MISSING}
 ENV_COLUMNS = ["torch_version", "cuda_version", "cudnn_version", "driver_version", "memory_gib", "sm_count",
-               "compute_capability"]
+               "compute_capability", "sm_clock_max_mhz"]
 SHAPE_COLUMNS = ["sweep", "batch", "heads", "kv_heads", "seq_len", "kv_len", "head_dim",
                  "dtype", "causal", "mask", "mode", "inputs"]
 
@@ -26,13 +26,15 @@ SHAPE_COLUMNS = ["sweep", "batch", "heads", "kv_heads", "seq_len", "kv_len", "he
 def load_runs(run_dirs: list[str | Path]) -> pd.DataFrame:
     """One tidy frame from several run directories: every row with its `run` (the directory's
     name) and the versions its devices ran (`torch_version`, `cuda_version`, `cudnn_version`,
-    `driver_version`, `memory_gib`, `sm_count`, `compute_capability`) joined from the manifest."""
+    `driver_version`, `memory_gib`, `sm_count`, `compute_capability`, `sm_clock_max_mhz`) joined
+    from the manifest (a column an older manifest lacks is left empty)."""
     frames = []
     for run_dir in map(Path, run_dirs):
         frame = load_results(run_dir).assign(run=run_dir.name)
         manifest = json.loads((run_dir / "manifest.json").read_text())
         devices = pd.DataFrame([d for s in manifest["sessions"] for d in s["devices"]])
-        env = devices.drop_duplicates(["hostname", "device"], keep="last")[["hostname", "device", *ENV_COLUMNS]]
+        env = devices.drop_duplicates(["hostname", "device"], keep="last").reindex(
+            columns=["hostname", "device", *ENV_COLUMNS])
         frames.append(frame.merge(env, on=["hostname", "device"], how="left"))
     return pd.concat(frames, ignore_index=True)
 

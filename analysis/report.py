@@ -144,8 +144,10 @@ def failure_lines(frame: pd.DataFrame) -> list[str]:
 def device_lines(manifest: dict) -> list[str]:
     session = manifest["sessions"][-1]
     lines = [f"Versions (driver): {', '.join(f'{k} {v}' for k, v in session['versions'].items())}", "",
-             "| host | device | GPU | UUID | torch | CUDA | cuDNN | driver |", "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {d['hostname']} | {d['device']} | {d['gpu_name']} | {d['gpu_uuid'] or '—'} | {d['torch_version']} "
+             "| host | device | GPU | UUID | SMs | max SM MHz | torch | CUDA | cuDNN | driver |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {d['hostname']} | {d['device']} | {d['gpu_name']} | {d['gpu_uuid'] or '—'} | {d['sm_count'] or '—'} "
+              f"| {d.get('sm_clock_max_mhz') or '—'} | {d['torch_version']} "
               f"| {d['cuda_version'] or '—'} | {d['cudnn_version'] or '—'} | {d['driver_version'] or '—'} |"
               for d in session["devices"]]
     return lines

@@ -75,10 +75,11 @@ def cmd_devices(args: argparse.Namespace) -> int:
     from orchestrator.cluster import describe_devices
 
     infos = describe_devices(args.address)
-    print(f"{'node':<14}{'host':<16}{'device':<8}{'GPU':<28}{'memory GiB':>11}  UUID")
+    print(f"{'node':<14}{'host':<16}{'device':<8}{'GPU':<28}{'memory GiB':>11}{'max SM MHz':>11}  UUID")
     for i in sorted(infos, key=lambda i: (i.hostname, i.node, i.device)):
         memory = f"{i.memory_gib:.1f}" if i.memory_gib else "-"
-        print(f"{i.node[:12]:<14}{i.hostname[:15]:<16}{i.device:<8}{i.gpu_name[:27]:<28}{memory:>11}  {i.gpu_uuid or '-'}")
+        print(f"{i.node[:12]:<14}{i.hostname[:15]:<16}{i.device:<8}{i.gpu_name[:27]:<28}{memory:>11}"
+              f"{i.sm_clock_max_mhz or '-':>11}  {i.gpu_uuid or '-'}")
     models = sorted({i.gpu_name for i in infos})
     print(f"{len(infos)} device(s) on {len({i.node for i in infos})} node(s): "
           + ", ".join(f"{sum(i.gpu_name == m for i in infos)} x {m}" for m in models))

@@ -17,7 +17,7 @@ from ray.exceptions import ActorDiedError, ActorUnschedulableError, RayActorErro
 from jobs.spec import JobSpec
 from orchestrator.config import RunConfig
 from orchestrator.devices import DeviceInfo
-from orchestrator.results import Result, make_result
+from orchestrator.results import make_result
 from orchestrator.sink import RunSink
 from orchestrator.sweep import SweepJob, job_id
 
@@ -48,6 +48,7 @@ class Slot:
     started: float = 0.0
     retired: str = ""  # why this worker will not come back; "" while it serves
     oom_specs: list[JobSpec] = field(default_factory=list)  # what ran out of memory here
+    killed_pid: int = 0  # the process restart() killed: a ping it still answers does not count
 
 
 def device_keys(infos: list[DeviceInfo]) -> list[str]:
@@ -149,14 +150,27 @@ def collect(slot: Slot, run: RunConfig, sink: RunSink) -> None:
     except LOST as err:
         lost(slot, err, run, sink)
         return
-    if slot.job is None:  # a ping came back: the worker is up again
-        slot.info = value
+    if slot.job is None:  # a ping came back: the worker is up again, unless the kill has not landed yet
+        if value.pid == slot.killed_pid:
+            ping(slot)
+        else:
+            slot.info = value
         return
-    result: Result = value[0]
+    result, samples, sound = value
     if result.status == "oom":
         slot.oom_specs.append(slot.job.spec)
     slot.job = None
-    sink.record(*value)
+    sink.record(result, samples)
+    if not sound:  # the job's failure left the process unusable (see worker.process_sound)
+        restart(slot)
+
+
+def restart(slot: Slot) -> None:
+    """Kill the worker's process (a running call cannot be cancelled); Ray starts a fresh one.
+    ray.kill is asynchronous: the old process may still answer the first ping (see collect)."""
+    slot.killed_pid = slot.info.pid
+    ray.kill(slot.worker, no_restart=False)
+    ping(slot)
 
 
 def time_out(slot: Slot, sink: RunSink) -> None:
@@ -164,8 +178,7 @@ def time_out(slot: Slot, sink: RunSink) -> None:
     sink.record(make_result(job.job_id, job.spec, slot.info, "timeout",
                             f"no result after {job.timeout_s:g} s; worker killed and restarted",
                             job.attempt, duration_s=time.monotonic() - slot.started), ())
-    ray.kill(slot.worker, no_restart=False)
-    ping(slot)
+    restart(slot)
 
 
 def drive(slots: list[Slot], run: RunConfig, sink: RunSink) -> None:

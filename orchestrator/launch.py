@@ -12,6 +12,7 @@ import json
 import platform
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pandas
@@ -43,7 +44,7 @@ def prepare_run_dir(run_dir: Path, config_text: str, resume: bool) -> set[str]:
     return {row["job_id"] for row in read_journal(journal)}
 
 
-def write_manifest(run_dir: Path, config: Config, infos: list[DeviceInfo]) -> None:
+def write_manifest(run_dir: Path, config: Config, infos: list[DeviceInfo], startup_s: dict[str, float]) -> None:
     path = run_dir / "manifest.json"
     manifest = json.loads(path.read_text()) if path.exists() else {"sessions": []}
     manifest["config"] = dataclasses.asdict(config)
@@ -53,6 +54,7 @@ def write_manifest(run_dir: Path, config: Config, infos: list[DeviceInfo]) -> No
         "versions": {"python": platform.python_version(), "ray": ray.__version__,
                      "torch": torch.__version__, "cuda": torch.version.cuda, "pandas": pandas.__version__},
         "devices": [dataclasses.asdict(i) for i in infos],
+        "startup_s": startup_s,  # connecting to Ray, then starting the workers: fixed cost per run
     })
     path.write_text(json.dumps(manifest, indent=2))
 
@@ -72,17 +74,21 @@ def run_sweep(config: Config, config_text: str, run_dir: Path, address: str | No
     """Run every job of `config` not yet in `run_dir`, then write the report."""
     jobs = expand_config(config)  # every config error surfaces here, before Ray starts
     done = prepare_run_dir(run_dir, config_text, resume)
+    t0 = time.perf_counter()
     connect(address)
+    t1 = time.perf_counter()
     workers = start_workers(config.timing, config.run.memory_budget, WORKER_MAX_RESTARTS)
+    startup_s = {"ray": round(t1 - t0, 2), "workers": round(time.perf_counter() - t1, 2)}
     infos = [info for _, info in workers]
-    write_manifest(run_dir, config, infos)
+    write_manifest(run_dir, config, infos, startup_s)
     keys = device_keys(infos)
     queues = plan_queues(jobs, list(zip(infos, keys)), config.run.placement, done)
     slots = [Slot(w, info, key, queues[placement_key(info, key, config.run.placement)])
              for (w, info), key in zip(workers, keys)]
     sink = RunSink(run_dir, total=sum(len(q) for q in queues.values()))
     print(f"sdpa-bench: {sink.total} jobs on {len(slots)} worker(s) "
-          f"({', '.join(sorted({i.gpu_name for i in infos}))}); {len(done)} already done", flush=True)
+          f"({', '.join(sorted({i.gpu_name for i in infos}))}); {len(done)} already done; "
+          f"Ray up in {startup_s['ray']} s, workers in {startup_s['workers']} s", flush=True)
     signal.signal(signal.SIGTERM, raise_interrupt)
     interrupted = False
     try:

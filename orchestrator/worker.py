@@ -2,8 +2,9 @@
 
 `run_job` is where a job's expected failures become rows: `Unsupported` -> unsupported,
 out-of-memory -> oom (with the device's free/total memory), any other exception -> error with
-its type and traceback tail. After every job the worker drops what the job held, so the next
-job starts on a clean device. A dying process is not caught here: the driver sees the actor die.
+its type and traceback tail. After a failed job the worker drops what the job held and checks
+that its process can still run CUDA work; if not, the driver records the row, then restarts it.
+A dying process is not caught here: the driver sees the actor die.
 """
 from __future__ import annotations
 
@@ -25,15 +26,6 @@ from orchestrator.devices import DeviceInfo, probe_device
 from orchestrator.results import Result, make_result
 
 TRACEBACK_TAIL_LINES = 6
-POISONED_EXIT_CODE = 70  # the exit code of a worker whose CUDA context an error poisoned
-
-
-def poisons_context(err: Exception) -> bool:
-    """CUDA errors after which the context is unusable (illegal address, device assert, ...):
-    the only safe way on is a fresh process. Out-of-memory is not one of them."""
-    return type(err).__name__ == "AcceleratorError" or "CUDA error" in str(err)
-
-
 def attempt_job(spec: JobSpec, device: torch.device, timing: TimingConfig) -> tuple[str, str, Outcome]:
     """(status, error, outcome). Returns plain strings so no traceback keeps tensors alive."""
     try:
@@ -43,9 +35,6 @@ def attempt_job(spec: JobSpec, device: torch.device, timing: TimingConfig) -> tu
     except Exception as err:  # noqa: BLE001 - every job exception must become a row, never a lost job
         if is_oom(err):
             return "oom", str(err).splitlines()[0], Outcome()
-        if poisons_context(err):
-            print(f"sdpa-bench worker: {err}; exiting so Ray restarts it clean", file=sys.stderr, flush=True)
-            os._exit(POISONED_EXIT_CODE)
         tail = "".join(traceback.format_exception(err)[-TRACEBACK_TAIL_LINES:])
         return "error", f"{type(err).__name__}: {err}\n{tail}", Outcome()
 
@@ -57,9 +46,28 @@ def release_memory(device: torch.device) -> str:
     gc.collect()
     if device.type != "cuda":
         return ""
-    torch.cuda.empty_cache()
-    free, total = torch.cuda.mem_get_info(device)
+    try:
+        torch.cuda.empty_cache()
+        free, total = torch.cuda.mem_get_info(device)
+    except RuntimeError as err:  # a poisoned context: process_sound will say so
+        return f" [device memory unknown: {str(err).splitlines()[0]}]"
     return f" [device memory after release: {free / 2**30:.1f} GiB free of {total / 2**30:.1f} GiB]"
+
+
+def process_sound(device: torch.device) -> bool:
+    """Can this process still run CUDA work after a failed job? Some failures leave it unusable:
+    a CUDA error that poisons the context (illegal address, device-side assert), or a failed
+    CUDA-graph capture, which leaves the RNG mid-capture (the next draw raises). A draw, a kernel
+    and a sync find out; then the driver records the row and restarts the worker."""
+    if device.type != "cuda":
+        return True
+    try:
+        torch.randn(16, device=device).sum().item()
+        return True
+    except RuntimeError as err:
+        print(f"sdpa-bench worker: unusable after a failed job ({str(err).splitlines()[0]}); asking for a restart",
+              file=sys.stderr, flush=True)
+        return False
 
 
 def apply_budget(budget: MemoryBudget, info: DeviceInfo, device: torch.device) -> None:
@@ -92,6 +100,9 @@ class DeviceWorker:
         self.device = torch.device(self.info.compute)
         self.timing = timing
         apply_budget(budget, self.info, self.device)
+        # jobs run on a stream of their own, not the legacy default stream, which cannot join a
+        # CUDA-graph capture (mode bwd's stored forward would run its backward there)
+        self.stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
 
     def identity(self) -> DeviceInfo:
         return self.info
@@ -99,5 +110,8 @@ class DeviceWorker:
     def pid(self) -> int:
         return os.getpid()
 
-    def run(self, job_id: str, spec: JobSpec, attempt: int) -> tuple[Result, tuple[float, ...]]:
-        return run_job(job_id, spec, self.info, self.device, self.timing, attempt)
+    def run(self, job_id: str, spec: JobSpec, attempt: int) -> tuple[Result, tuple[float, ...], bool]:
+        """The row, its raw samples, and whether this process can take another job."""
+        with torch.cuda.stream(self.stream):  # a no-op with None (CPU); set per call: streams are per thread
+            result, samples = run_job(job_id, spec, self.info, self.device, self.timing, attempt)
+            return result, samples, result.status == "ok" or process_sound(self.device)

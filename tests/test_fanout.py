@@ -18,6 +18,9 @@ def test_one_worker_per_fake_gpu(ray_fake_gpus):
     try:
         assert sorted(info.device for _, info in workers) == ["cuda:0", "cuda:1"]
         assert {info.compute for _, info in workers} == {"cpu"}  # no CUDA here: fake slots compute on CPU
+        # each worker is its own process and Ray narrowed its CUDA_VISIBLE_DEVICES to its one GPU
+        assert len({info.pid for _, info in workers}) == 2
+        assert {info.device: info.cuda_visible_devices for _, info in workers} == {"cuda:0": "0", "cuda:1": "1"}
     finally:
         for w, _ in workers:
             ray_fake_gpus.kill(w)
