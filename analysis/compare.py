@@ -11,7 +11,8 @@ import pandas as pd
 
 from analysis.frame import SHAPE_COLUMNS, load_results
 
-KEY = [c for c in SHAPE_COLUMNS if c != "sweep"] + ["backend", "gpu_name"]
+# `timer` too: a CUDA-graph time and an events time of one point measure different things
+KEY = [c for c in SHAPE_COLUMNS if c != "sweep"] + ["backend", "gpu_name", "timer"]
 
 
 def timed(run_dir) -> pd.DataFrame:

@@ -43,6 +43,9 @@ def load_results(run_dir: str | Path) -> pd.DataFrame:
     """Every finished job of the run directory, in the order they finished."""
     frame = read_journal_table(Path(run_dir) / "results.jsonl").to_pandas().astype(DTYPES)
     frame = frame.fillna(SPEC_DEFAULTS)  # journals written before these point fields existed
+    # ...and before `timer` existed, when GPU rows were timed with events and CPU rows with perf_counter
+    legacy = frame["timer"].isna() & frame["median_ms"].notna()
+    frame.loc[legacy, "timer"] = frame.loc[legacy, "gpu_uuid"].ne("").map({True: "cuda_events", False: "perf_counter"})
     frame["device_label"] = frame["hostname"] + " " + frame["device"] + " · " + frame["gpu_name"]
     frame["pct_of_peak"] = pct_of_peak(frame)
     return frame

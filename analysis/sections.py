@@ -19,9 +19,10 @@ def summary_lines(frame: pd.DataFrame, manifest: dict) -> list[str]:
     wall = (stamps.max().to_pydatetime() - started).total_seconds() if stamps.notna().any() else float("nan")
     versions = manifest["sessions"][-1]["versions"]
     counts = ", ".join(f"{s} {n}" for s, n in frame["status"].value_counts().items()) or "none"
+    timers = ", ".join(f"{t} {n}" for t, n in frame["timer"].value_counts().items()) or "none"
     return ["| GPU model | devices | nodes |", "|---|---|---|",
             *[f"| {m} | {r['count']} | {r['nodes']} |" for m, r in models.iterrows()], "",
-            f"Jobs by status: {counts}. Wall time: {wall:.0f} s. "
+            f"Jobs by status: {counts}. Timed rows by timer: {timers}. Wall time: {wall:.0f} s. "
             f"Driver: Python {versions['python']}, Ray {versions['ray']}, torch {versions['torch']}.", ""]
 
 

@@ -48,3 +48,12 @@ def test_exit_code_gates_ci(tmp_path, capsys):
     assert main(["compare", str(a), str(b), "--threshold", "0.25"]) == 0  # 20% is under 25%
     assert len(pd.read_csv(b / "compare.csv")) == 5
     assert main(["compare", str(a), str(tmp_path / "nope")]) == 2
+
+
+def test_times_from_different_timers_are_never_compared(tmp_path):
+    a = write_rows(tmp_path / "a", [synthetic_row(seq_len=128, median_ms=1.0, iqr_ms=0.0, tflops=1.0)])  # no timer: events
+    b = write_rows(tmp_path / "b", [synthetic_row(seq_len=128, median_ms=0.2, iqr_ms=0.0, tflops=5.0, timer="cuda_graph"),
+                                    synthetic_row(seq_len=128, median_ms=1.3, iqr_ms=0.0, tflops=0.8, timer="cuda_events")])
+    both = compare(a, b)
+    assert both["timer"].tolist() == ["cuda_events"]  # the journal without `timer` was timed with events
+    assert both["verdict"].tolist() == ["regression"]  # 1.0 -> 1.3 ms; the graph time is not an improvement
