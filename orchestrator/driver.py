@@ -161,7 +161,7 @@ def collect(slot: Slot, run: RunConfig, sink: RunSink) -> None:
         slot.oom_specs.append(slot.job.spec)
     slot.job = None
     sink.record(result, samples)
-    if not sound:  # the job's failure left the process unusable (see worker.process_sound)
+    if not sound:  # the job left the process unusable or changed its settings (worker.unsound_reason)
         restart(slot)
 
 

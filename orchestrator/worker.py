@@ -2,8 +2,9 @@
 
 `run_job` is where a job's expected failures become rows: `Unsupported` -> unsupported,
 out-of-memory -> oom (with the device's free/total memory), any other exception -> error with
-its type and traceback tail. After a failed job the worker drops what the job held and checks
-that its process can still run CUDA work; if not, the driver records the row, then restarts it.
+its type and traceback tail. After a failed job the worker drops what the job held. After every
+job it checks that its process can still run CUDA work and that torch's process-wide settings are
+as it started; if not, the driver records the row, then restarts the worker.
 A dying process is not caught here: the driver sees the actor die.
 """
 from __future__ import annotations
@@ -49,25 +50,34 @@ def release_memory(device: torch.device) -> str:
     try:
         torch.cuda.empty_cache()
         free, total = torch.cuda.mem_get_info(device)
-    except RuntimeError as err:  # a poisoned context: process_sound will say so
+    except RuntimeError as err:  # a poisoned context: unsound_reason will say so
         return f" [device memory unknown: {str(err).splitlines()[0]}]"
     return f" [device memory after release: {free / 2**30:.1f} GiB free of {total / 2**30:.1f} GiB]"
 
 
-def process_sound(device: torch.device) -> bool:
-    """Can this process still run CUDA work after a failed job? Some failures leave it unusable:
-    a CUDA error that poisons the context (illegal address, device-side assert), or a failed
-    CUDA-graph capture, which leaves the RNG mid-capture (the next draw raises). A draw, a kernel
-    and a sync find out; then the driver records the row and restarts the worker."""
+def torch_settings() -> dict[str, object]:
+    """Process-wide torch settings a job (a user's candidate kernel, say) could change and every
+    later job on this worker would silently inherit."""
+    return {"grad_enabled": torch.is_grad_enabled(), "default_dtype": torch.get_default_dtype(),
+            "num_threads": torch.get_num_threads(), "deterministic": torch.are_deterministic_algorithms_enabled(),
+            "matmul_tf32": torch.backends.cuda.matmul.allow_tf32, "cudnn_tf32": torch.backends.cudnn.allow_tf32}
+
+
+def unsound_reason(device: torch.device, settings: dict[str, object]) -> str:
+    """Why this process should not take another job, or "". A job may have changed torch's settings,
+    or left the device unusable: a CUDA error that poisons the context (illegal address,
+    device-side assert), a failed CUDA-graph capture (the RNG stays mid-capture, the next draw
+    raises). A draw, a kernel and a sync find out."""
+    changed = {k: v for k, v in torch_settings().items() if settings[k] != v}
+    if changed:
+        return f"the job changed torch settings {changed}"
     if device.type != "cuda":
-        return True
+        return ""
     try:
         torch.randn(16, device=device).sum().item()
-        return True
     except RuntimeError as err:
-        print(f"sdpa-bench worker: unusable after a failed job ({str(err).splitlines()[0]}); asking for a restart",
-              file=sys.stderr, flush=True)
-        return False
+        return f"the device is unusable: {str(err).splitlines()[0]}"
+    return ""
 
 
 def apply_budget(budget: MemoryBudget, info: DeviceInfo, device: torch.device) -> None:
@@ -103,6 +113,7 @@ class DeviceWorker:
         # jobs run on a stream of their own, not the legacy default stream, which cannot join a
         # CUDA-graph capture (mode bwd's stored forward would run its backward there)
         self.stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
+        self.settings = torch_settings()
 
     def identity(self) -> DeviceInfo:
         return self.info
@@ -111,7 +122,12 @@ class DeviceWorker:
         return os.getpid()
 
     def run(self, job_id: str, spec: JobSpec, attempt: int) -> tuple[Result, tuple[float, ...], bool]:
-        """The row, its raw samples, and whether this process can take another job."""
+        """The row, its raw samples, and whether this process can take another job (if not, the
+        driver records the row and restarts the worker)."""
         with torch.cuda.stream(self.stream):  # a no-op with None (CPU); set per call: streams are per thread
             result, samples = run_job(job_id, spec, self.info, self.device, self.timing, attempt)
-            return result, samples, result.status == "ok" or process_sound(self.device)
+            reason = unsound_reason(self.device, self.settings)
+        if reason:
+            print(f"sdpa-bench worker {self.info.device}: after {job_id}, {reason}; asking for a restart",
+                  file=sys.stderr, flush=True)
+        return result, samples, not reason
