@@ -26,7 +26,8 @@ def profile_kernels(fn: Callable[[], object], device: torch.device) -> tuple[lis
         fn()
         return [], time.perf_counter() - t0
     # the autograd profiler, not torch.profiler.profile: the latter's start imports torch._inductor
-    # (and with it torch._dynamo), ~2 s of the first job of every worker
+    # (and with it torch._dynamo): 5.4 s of every worker's first job on an H100, against 0.02 s
+    # (benchmarks/probe_cost.py)
     with torch.autograd.profiler.profile(use_cpu=False, use_device="cuda", use_kineto=True) as prof:
         t0 = time.perf_counter()
         fn()
