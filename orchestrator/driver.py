@@ -156,12 +156,14 @@ def collect(slot: Slot, run: RunConfig, sink: RunSink) -> None:
         else:
             slot.info = value
         return
-    result, samples, sound = value
+    result, samples, unsound = value  # unsound: the job left the process unusable or changed its settings
     if result.status == "oom":
         slot.oom_specs.append(slot.job.spec)
     slot.job = None
     sink.record(result, samples)
-    if not sound:  # the job left the process unusable or changed its settings (worker.unsound_reason)
+    if unsound:
+        print(f"sdpa-bench: restarting the worker of {slot.info.device} on {slot.info.hostname} after "
+              f"{result.job_id}: {unsound}", flush=True)
         restart(slot)
 
 

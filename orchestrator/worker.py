@@ -10,8 +10,6 @@ A dying process is not caught here: the driver sees the actor die.
 from __future__ import annotations
 
 import gc
-import os
-import sys
 import time
 import traceback
 
@@ -118,16 +116,9 @@ class DeviceWorker:
     def identity(self) -> DeviceInfo:
         return self.info
 
-    def pid(self) -> int:
-        return os.getpid()
-
-    def run(self, job_id: str, spec: JobSpec, attempt: int) -> tuple[Result, tuple[float, ...], bool]:
-        """The row, its raw samples, and whether this process can take another job (if not, the
-        driver records the row and restarts the worker)."""
+    def run(self, job_id: str, spec: JobSpec, attempt: int) -> tuple[Result, tuple[float, ...], str]:
+        """The row, its raw samples, and why this process must not take another job ("" if it may):
+        then the driver records the row, says why, and restarts the worker."""
         with torch.cuda.stream(self.stream):  # a no-op with None (CPU); set per call: streams are per thread
             result, samples = run_job(job_id, spec, self.info, self.device, self.timing, attempt)
-            reason = unsound_reason(self.device, self.settings)
-        if reason:
-            print(f"sdpa-bench worker {self.info.device}: after {job_id}, {reason}; asking for a restart",
-                  file=sys.stderr, flush=True)
-        return result, samples, not reason
+            return result, samples, unsound_reason(self.device, self.settings)

@@ -66,7 +66,7 @@ def test_kill_9_of_a_worker_costs_only_its_running_job(ray_fake_gpus, write_conf
     queues = plan_queues(expand_config(config), list(zip(infos, keys)), "every_device", set())
     slots = [Slot(w, i, k, queues[placement_key(i, k, "every_device")]) for (w, i), k in zip(workers, keys)]
     victim = next(s for s in slots if s.info.device == "cuda:0")
-    pid = ray_fake_gpus.get(victim.worker.pid.remote())
+    pid = victim.info.pid
     (tmp_path / "run").mkdir()
     sink = RunSink(tmp_path / "run", total=6)
     killer = threading.Timer(2.0, os.kill, (pid, signal.SIGKILL))

@@ -14,7 +14,7 @@ sweeps:
 """
 
 
-def test_a_job_that_turns_autograd_off_costs_no_later_job(ray_fake_gpus, write_config, tmp_path):
+def test_a_job_that_turns_autograd_off_costs_no_later_job(ray_fake_gpus, write_config, tmp_path, capsys):
     path = write_config(CONFIG)
     run_sweep(load_config(path), path.read_text(), tmp_path / "run", address=None)
     frame = load_results(tmp_path / "run")
@@ -22,3 +22,5 @@ def test_a_job_that_turns_autograd_off_costs_no_later_job(ray_fake_gpus, write_c
     after = frame[frame.sweep == "after"]
     assert len(after) == 4 and (after.status == "ok").all(), after[["device", "status", "error"]]
     assert (after.attempt == 1).all()  # restarted between jobs, not under one
+    said = [line for line in capsys.readouterr().out.splitlines() if "restarting the worker" in line]
+    assert len(said) == 2 and all("grad_enabled" in line for line in said), said  # once per careless job, and why
