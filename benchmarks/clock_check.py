@@ -31,8 +31,8 @@ POINTS = {
     "fa_s8192_d64_cudnn": dict(batch=2, heads=32, seq_len=8192, head_dim=64, dtype="bfloat16", inputs="randn"),
     "fa_s4096_d128_cudnn": dict(batch=4, heads=16, seq_len=4096, head_dim=128, dtype="bfloat16", inputs="randn"),
 }
-SHORT = TimingConfig(warmup_reps=1, warmup_ms=25, min_reps=6)
-LONG = TimingConfig(warmup_reps=1, warmup_ms=1000, min_reps=6)
+SHORT = TimingConfig(warmup_reps=1, warmup_ms=25, min_reps=6, min_timed_ms=0)
+LONG = TimingConfig(warmup_reps=1, warmup_ms=1000, min_reps=6, min_timed_ms=0)
 
 
 class Sampler(threading.Thread):

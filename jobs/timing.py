@@ -5,9 +5,10 @@ the events; reps are synchronised in batches so the host never stalls the stream
 With `cuda_graph`, the callable is captured once into a CUDA graph and each rep replays it: one
 launch instead of one per kernel, for short kernels whose host launch overhead would otherwise
 leave the GPU idle inside the events; the flush stays outside them.
-On the CPU each rep is bracketed by `time.perf_counter`. The stop rule: the distribution-free
-95% confidence interval of the median (order statistics) has a half-width <= `target_rel_ci` of
-the median, or `max_reps`, or the per-point `budget_s` runs out; the reason is returned.
+On the CPU each rep is bracketed by `time.perf_counter`. The stop rule: at least `min_reps` reps
+adding up to `min_timed_ms`, whose distribution-free 95% confidence interval of the median (order
+statistics) has a half-width <= `target_rel_ci` of the median; or `max_reps`; or the per-point
+`budget_s` runs out. The reason is returned.
 """
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ class TimingConfig:
     min_reps: int = field(default=10, metadata={"min": 6})
     max_reps: int = field(default=5000, metadata={"min": 6})
     target_rel_ci: float = field(default=0.01, metadata={"min": 0})
+    # the timed reps must add up to this much before the CI rule may stop them: a GPU at its power
+    # limit keeps moving its clock, and 10 reps of 7 ms caught one moment of that (the same H100
+    # point read 3% apart in two runs; docs/results/2026-11-25-h100-timer-check-v3)
+    min_timed_ms: float = field(default=1000.0, metadata={"min": 0})
     budget_s: float = field(default=10.0, metadata={"min": 0})  # timed reps of one point, warmup excluded
     flush_l2: bool = True
     cuda_graph: bool = False  # GPU reps replay a CUDA graph of the call (CPU workers ignore it)
@@ -82,7 +87,8 @@ def summarize(times: list[float] | tuple[float, ...]) -> Stats:
 
 
 def stop_reason(times: list[float], cfg: TimingConfig, deadline: float) -> str | None:
-    if len(times) >= cfg.min_reps and summarize(times).ci_rel <= cfg.target_rel_ci:
+    enough = len(times) >= cfg.min_reps and sum(times) >= cfg.min_timed_ms
+    if enough and summarize(times).ci_rel <= cfg.target_rel_ci:
         return "converged"
     if len(times) >= cfg.max_reps:
         return "max_reps"
@@ -187,7 +193,10 @@ def time_callable(fn: Callable[[], object], device: torch.device, cfg: TimingCon
 
 
 def next_batch_size(times: list[float], cfg: TimingConfig, deadline: float) -> int:
-    """Grow by half the reps so far, but never past max_reps or (by the median) the deadline."""
-    left_s = max(deadline - time.perf_counter(), 0.0)
-    affordable = int(left_s * 1e3 / max(statistics.median(times), 1e-6)) + 1
-    return max(1, min(max(len(times) // 2, cfg.min_reps), cfg.max_reps - len(times), affordable))
+    """Grow by half the reps so far, or at once to min_timed_ms, but never past max_reps or (by
+    the median) the deadline."""
+    median = max(statistics.median(times), 1e-6)
+    to_min_time = math.ceil((cfg.min_timed_ms - sum(times)) / median)
+    affordable = int(max(deadline - time.perf_counter(), 0.0) * 1e3 / median) + 1
+    grow = max(len(times) // 2, cfg.min_reps, to_min_time)
+    return max(1, min(grow, cfg.max_reps - len(times), affordable))

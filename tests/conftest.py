@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Small and fast on 2 CPU cores; timing loose on purpose (tests never assert timings).
 FAST_TIMING = """
-timing: {warmup_reps: 1, warmup_ms: 0, min_reps: 6, max_reps: 20, target_rel_ci: 0.2, budget_s: 0.2}
+timing: {warmup_reps: 1, warmup_ms: 0, min_reps: 6, max_reps: 20, target_rel_ci: 0.2, min_timed_ms: 0, budget_s: 0.2}
 """
 
 

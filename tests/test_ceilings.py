@@ -12,7 +12,7 @@ from orchestrator.results import Result
 from orchestrator.sweep import ceilings_job
 from tests.conftest import synthetic_row as row, write_rows
 
-FAST = TimingConfig(warmup_reps=1, warmup_ms=0, min_reps=6, max_reps=6, target_rel_ci=0.5, budget_s=1)
+FAST = TimingConfig(warmup_reps=1, warmup_ms=0, min_reps=6, max_reps=6, target_rel_ci=0.5, min_timed_ms=0, budget_s=1)
 
 
 def test_ceilings_job_measures_every_dtype_and_copy_bandwidth():

@@ -11,7 +11,7 @@ from orchestrator.devices import DeviceInfo
 from orchestrator.results import make_result
 
 CPU = torch.device("cpu")
-FAST = TimingConfig(warmup_reps=1, warmup_ms=0, min_reps=3, max_reps=10, target_rel_ci=0.5, budget_s=0.2)
+FAST = TimingConfig(warmup_reps=1, warmup_ms=0, min_reps=3, max_reps=10, target_rel_ci=0.5, min_timed_ms=0, budget_s=0.2)
 
 
 def spec(**kw) -> JobSpec:

@@ -8,7 +8,7 @@ from jobs.sdpa_benchmark import sdpa_benchmark
 from jobs.spec import JobSpec
 from jobs.timing import TimingConfig
 
-FAST = TimingConfig(warmup_reps=1, warmup_ms=0, min_reps=6, max_reps=6, target_rel_ci=0.5, budget_s=0.2)
+FAST = TimingConfig(warmup_reps=1, warmup_ms=0, min_reps=6, max_reps=6, target_rel_ci=0.5, min_timed_ms=0, budget_s=0.2)
 
 
 @pytest.mark.parametrize("mask", ["is_causal", "bool", "additive", "lower_right"])

@@ -27,10 +27,26 @@ def test_ci_is_narrow_for_tight_samples_and_wide_for_spread_ones():
 
 
 def test_stop_rule_needs_min_reps_even_when_converged():
-    cfg = TimingConfig(min_reps=10, target_rel_ci=0.01)
+    cfg = TimingConfig(min_reps=10, target_rel_ci=0.01, min_timed_ms=0)
     far = time.perf_counter() + 100
     assert stop_reason([1.0] * 9, cfg, far) is None
     assert stop_reason([1.0] * 10, cfg, far) == "converged"
+
+
+def test_stop_rule_needs_min_timed_ms_even_when_converged():
+    cfg = TimingConfig(min_reps=10, target_rel_ci=0.01, min_timed_ms=20)
+    far = time.perf_counter() + 100
+    assert stop_reason([1.0] * 19, cfg, far) is None  # 19 ms of reps: tight, but too short a window
+    assert stop_reason([1.0] * 20, cfg, far) == "converged"
+
+
+def test_timing_reaches_min_timed_ms_in_one_more_batch():
+    cfg = TimingConfig(warmup_reps=0, warmup_ms=0, min_reps=3, target_rel_ci=0.5, min_timed_ms=100, budget_s=10)
+    batches = []
+    samples = time_callable(lambda: time.sleep(0.005), torch.device("cpu"), cfg, after_batch=lambda: batches.append(1))
+    assert samples.stop_reason == "converged"
+    assert sum(samples.times_ms) >= 100
+    assert len(batches) == 1 + 2  # after warmup, the first 3 reps, then the reps that make up 100 ms
 
 
 def test_stops_at_max_reps_when_it_cannot_converge():
