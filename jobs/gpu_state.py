@@ -25,11 +25,14 @@ def reason_names(bits: int) -> str:
 
 
 class GpuMonitor:
-    """Samples SM clock and throttle reasons when asked; a no-op without NVML or a GPU."""
+    """Samples SM clock, power, temperature and throttle reasons when asked; a no-op without NVML
+    or a GPU. At the power limit the clock follows power and temperature, so a row carries all three."""
 
     def __init__(self, device: torch.device):
         self.handle = None
         self.clocks: list[int] = []
+        self.power_mw: list[int] = []
+        self.temps_c: list[int] = []
         self.bits = 0
         if pynvml is None or device.type != "cuda":
             return
@@ -43,6 +46,8 @@ class GpuMonitor:
         if self.handle is None:
             return
         self.clocks.append(pynvml.nvmlDeviceGetClockInfo(self.handle, pynvml.NVML_CLOCK_SM))
+        self.power_mw.append(pynvml.nvmlDeviceGetPowerUsage(self.handle))
+        self.temps_c.append(pynvml.nvmlDeviceGetTemperature(self.handle, pynvml.NVML_TEMPERATURE_GPU))
         self.bits |= pynvml.nvmlDeviceGetCurrentClocksThrottleReasons(self.handle)
 
     def other_processes(self) -> int:
@@ -54,5 +59,6 @@ class GpuMonitor:
         if self.handle is None or not self.clocks:
             return {}
         return {"sm_clock_mhz": sum(self.clocks) / len(self.clocks), "sm_clock_min_mhz": min(self.clocks),
+                "power_mean_w": sum(self.power_mw) / len(self.power_mw) / 1e3, "gpu_temp_max_c": max(self.temps_c),
                 "throttle_reasons": reason_names(self.bits & ~0x1),  # idle between batches is not a throttle
                 "gpu_other_processes": self.other_processes()}

@@ -68,9 +68,12 @@ class Result:
     input_mem_mib: float | None = None
     kernels: str | None = None
     dispatched: str | None = None
-    # GPU state during the timed reps (NVML): mean and lowest SM clock, throttle reasons seen
+    # GPU state during the timed reps (NVML, read after each batch): mean and lowest SM clock, mean
+    # board power, hottest GPU temperature, throttle reasons seen
     sm_clock_mhz: float | None = None
     sm_clock_min_mhz: float | None = None
+    power_mean_w: float | None = None
+    gpu_temp_max_c: int | None = None
     throttle_reasons: str | None = None
     gpu_other_processes: int | None = None  # other compute processes on the card at the end
     # causal_correctness rows: errors against the float64 reference, and math's in the same dtype
