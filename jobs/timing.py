@@ -27,17 +27,18 @@ from jobs.spec import Unsupported
 class TimingConfig:
     # `min` metadata: the lowest value the config loader accepts
     warmup_reps: int = field(default=3, metadata={"min": 0})
-    # warm up for at least this long too: plans get built, and a GPU at its power limit settles
-    # at its sustained clock (an H100 needs ~0.1-0.5 s; benchmarks/clock_check.py)
-    warmup_ms: float = field(default=500.0, metadata={"min": 0})
+    # warm up for at least this long too: plans get built, and a GPU at its power limit gets past
+    # its first ~0.8 s after any idle gap, which runs fast before the power cap's first cut
+    # (H100, 700 W: benchmarks/settle_check.py)
+    warmup_ms: float = field(default=1000.0, metadata={"min": 0})
     # 6: the fewest samples whose full range is a 95% CI of the median (1 - 2 * 0.5**6 = 0.97)
     min_reps: int = field(default=10, metadata={"min": 6})
     max_reps: int = field(default=5000, metadata={"min": 6})
     target_rel_ci: float = field(default=0.01, metadata={"min": 0})
-    # the timed reps must add up to this much before the CI rule may stop them: a GPU at its power
-    # limit keeps moving its clock, and 10 reps of 7 ms caught one moment of that (the same H100
-    # point read 3% apart in two runs; docs/results/2026-11-25-h100-timer-check-v3)
-    min_timed_ms: float = field(default=1000.0, metadata={"min": 0})
+    # the timed reps must add up to this much before the CI rule may stop them: at its power limit
+    # an H100 cycles its clock about once a second, the same kernel 6.7 to 7.9 ms within a cycle,
+    # and 10 reps of 7 ms caught one phase of it (two runs 3% apart; timer-check-v3 and -v4)
+    min_timed_ms: float = field(default=2000.0, metadata={"min": 0})
     budget_s: float = field(default=10.0, metadata={"min": 0})  # timed reps of one point, warmup excluded
     flush_l2: bool = True
     cuda_graph: bool = False  # GPU reps replay a CUDA graph of the call (CPU workers ignore it)
@@ -52,8 +53,8 @@ class Samples:
 
 @dataclass(frozen=True)
 class Warmed:
-    """Calls of the callable its caller already made (e.g. a probe), and the seconds they ran:
-    they count toward the warmup."""
+    """Calls of the callable its caller already made (e.g. a probe), and the seconds the device
+    was busy running them (not waiting on the host): they count toward the warmup."""
     calls: int = 0
     seconds: float = 0.0
 

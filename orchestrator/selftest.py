@@ -17,7 +17,7 @@ from orchestrator.launch import run_sweep
 
 SELFTEST_CONFIG = """
 run: {max_retries: 1}
-timing: {warmup_reps: 2, warmup_ms: 20, min_reps: 10, max_reps: 1000, target_rel_ci: 0.05, budget_s: 1}
+timing: {warmup_reps: 2, warmup_ms: 20, min_reps: 10, max_reps: 1000, target_rel_ci: 0.05, min_timed_ms: 0, budget_s: 1}
 sweeps:
   - name: faults
     job: fault_injection
