@@ -20,7 +20,9 @@ KERNEL_MARKERS = (
 
 def profile_kernels(fn: Callable[[], object], device: torch.device) -> tuple[list[str], float]:
     """Names of the device kernels one call of `fn` launched (in launch order, unique), and the
-    seconds the call took, profiler start-up excluded. On the CPU it only makes the call."""
+    seconds the device was busy with them. Busy time, not the call's: a first call that builds a
+    cuDNN plan leaves the GPU idle for a second, and idle is no warmup. On the CPU it only makes
+    the call, and returns its time."""
     if device.type != "cuda":
         t0 = time.perf_counter()
         fn()
@@ -29,12 +31,11 @@ def profile_kernels(fn: Callable[[], object], device: torch.device) -> tuple[lis
     # (and with it torch._dynamo): 5.4 s of every worker's first job on an H100, against 0.02 s
     # (benchmarks/probe_cost.py)
     with torch.autograd.profiler.profile(use_cpu=False, use_device="cuda", use_kineto=True) as prof:
-        t0 = time.perf_counter()
         fn()
         torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - t0
-    names = [e.name for e in prof.function_events if e.device_type == torch.autograd.DeviceType.CUDA]
-    return list(dict.fromkeys(names)), seconds
+    kernels = [e for e in prof.function_events if e.device_type == torch.autograd.DeviceType.CUDA]
+    busy_s = sum(e.time_range.elapsed_us() for e in kernels) / 1e6
+    return list(dict.fromkeys(e.name for e in kernels)), busy_s
 
 
 def dispatched_backend(kernel_names: list[str]) -> str:

@@ -54,11 +54,12 @@ def sdpa_benchmark(spec: JobSpec, device: torch.device, timing: TimingConfig) ->
     q, k, v = make_inputs(spec, device, grad=spec.mode != "fwd")
     with forced(spec, device):
         fn = build_call(spec, q, k, v)
-        kernels, probe_s = profile_kernels(fn, device)  # the probe: raises Unsupported before any timing
+        kernels, probe_busy_s = profile_kernels(fn, device)  # the probe: raises Unsupported before any timing
         peak_mib = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
         monitor = GpuMonitor(device)
-        # the probe was a real call: it counts as the first warmup call (as do_bench's estimate calls do)
-        samples = time_callable(fn, device, timing, after_batch=monitor.sample, prior=Warmed(1, probe_s))
+        # the probe was a real call: it counts as the first warmup call (as do_bench's estimate calls
+        # do), and the time the GPU was busy with it toward warmup_ms
+        samples = time_callable(fn, device, timing, after_batch=monitor.sample, prior=Warmed(1, probe_busy_s))
     stats = summarize(samples.times_ms)
     flops = attention_flops(spec.batch, spec.heads, spec.seq_len, spec.kv_len, spec.head_dim,
                             spec.causal, spec.mode, lower_right=spec.mask == "lower_right")
