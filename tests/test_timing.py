@@ -46,7 +46,9 @@ def test_timing_reaches_min_timed_ms_in_one_more_batch():
     samples = time_callable(lambda: time.sleep(0.005), torch.device("cpu"), cfg, after_batch=lambda: batches.append(1))
     assert samples.stop_reason == "converged"
     assert sum(samples.times_ms) >= 100
-    assert len(batches) == 1 + 2  # after warmup, the first 3 reps, then the reps that make up 100 ms
+    # after warmup, the first 3 reps, then the reps that make up 100 ms by the first median (one
+    # more if a loaded machine made the first reps slow); growing by halves would take 6 batches
+    assert len(batches) <= 1 + 3
 
 
 def test_stops_at_max_reps_when_it_cannot_converge():
