@@ -21,6 +21,7 @@ from jobs.timing import TimingConfig
 
 SPEC = JobSpec(job="sdpa_benchmark", sweep="x", backend="cudnn", batch=2, heads=16, kv_heads=16, seq_len=4096,
                kv_len=4096, head_dim=128, dtype="bfloat16", causal=False, mode="fwd", seed=0, inputs="randn")
+PROFILED_JOBS = 30
 BURST = TimingConfig(warmup_reps=1, warmup_ms=25, min_reps=6, target_rel_ci=0.01, min_timed_ms=0, budget_s=10)
 
 
@@ -32,10 +33,10 @@ def main() -> None:
     profile = cProfile.Profile()
     t0 = time.perf_counter()
     profile.enable()
-    outcomes = [sdpa_benchmark(SPEC, device, BURST) for _ in range(30)]
+    outcomes = [sdpa_benchmark(SPEC, device, BURST) for _ in range(PROFILED_JOBS)]
     profile.disable()
-    per_job_ms = (time.perf_counter() - t0) / 30 * 1e3
-    timed_ms = sum(sum(o.samples_ms) for o in outcomes) / 30
+    per_job_ms = (time.perf_counter() - t0) / PROFILED_JOBS * 1e3
+    timed_ms = sum(sum(o.samples_ms) for o in outcomes) / len(outcomes)
     print(f"per job {per_job_ms:.1f} ms wall, of which timed reps {timed_ms:.1f} ms, warmup >= 25 ms; "
           f"median {outcomes[-1].metrics['median_ms']:.3f} ms, reps {outcomes[-1].metrics['n_reps']}")
     pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
