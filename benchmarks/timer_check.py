@@ -148,19 +148,18 @@ def jit_cache_mib() -> float:
 
 def part_b(out: Path) -> dict:
     """sdpa-bench and the do_bench loop, each as the command its user runs, in the order
-    sdpa-bench, loop, loop, sdpa-bench: a drift (the card warming) falls on both alike. First one
-    untimed call of every point: on a fresh machine the first process to run each cuDNN attention
-    configuration pays ~10 s that later ones do not (timer-check-v5), whichever command it is."""
+    sdpa-bench, loop, loop, sdpa-bench: a drift (the card warming) falls on both alike. First
+    what a machine pays once: one untimed call of every point (on a fresh machine the first
+    process to run the cuDNN points pays ~9 s more than later ones, whichever command it is:
+    timer-check-v5), and one start of Ray and a worker (`sdpa-bench devices`: Ray's files)."""
     free, total = torch.cuda.mem_get_info()
     assert free > 0.95 * total - 2**30, f"(b) needs the whole GPU, but only {free / 2**30:.1f} GiB are free"
     config = out / "fa.yaml"
     config.write_text(yaml.safe_dump(fa_config()))
-    warm_pass = []  # twice: the second shows what the first paid for
-    for i in ("0a", "0b"):
-        cache_before = jit_cache_mib()
-        warm = do_bench_run(config, out, i, "--once")
-        warm_pass.append({"wall_s": warm["wall_s"], "points_s": warm["points_s"],
-                          "jit_cache_mib": [cache_before, jit_cache_mib()]})
+    cache_before = jit_cache_mib()
+    warm = do_bench_run(config, out, 0, "--once")
+    warm_pass = {"wall_s": warm["wall_s"], "points_s": warm["points_s"], "jit_cache_mib": [cache_before, jit_cache_mib()],
+                 "devices_s": timed_process([sys.executable, "-m", "orchestrator", "devices"], out / "devices.log")}
     runs = {"sdpa_bench": [], "do_bench": []}
     for i, (name, run) in enumerate([("sdpa_bench", sdpa_bench_run), ("do_bench", do_bench_run),
                                      ("do_bench", do_bench_run), ("sdpa_bench", sdpa_bench_run)], start=1):
@@ -199,10 +198,9 @@ def main(out: Path, parts: str) -> None:
                                                  f"{m.get('power_w_mean', 0):.0f} W" for m in r["in_process"]))
     if not b:
         return
-    print()
-    for w in b["warm_pass"]:
-        print(f"(b) first, one untimed call per point: {w['wall_s']:.1f} s ({w['points_s']:.1f} s in the points); "
-              f"CUDA JIT cache {w['jit_cache_mib'][0]:.0f} -> {w['jit_cache_mib'][1]:.0f} MiB")
+    w = b["warm_pass"]
+    print(f"\n(b) first, one untimed call per point: {w['wall_s']:.1f} s ({w['points_s']:.1f} s in the points), CUDA "
+          f"JIT cache {w['jit_cache_mib'][0]:.0f} -> {w['jit_cache_mib'][1]:.0f} MiB; `devices` {w['devices_s']:.1f} s")
     walls = {name: " ".join(f"{r['wall_s']:.1f}" for r in b[name]) for name in ("sdpa_bench", "do_bench")}
     print(f"(b) FA-style sweep, each command from launch to exit (s): sdpa-bench {walls['sdpa_bench']}, "
           f"do_bench loop {walls['do_bench']}: ratio {b['ratio']:.2f}; against the loop's points alone "
