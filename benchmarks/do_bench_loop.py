@@ -7,7 +7,7 @@ context, then for each point build the same inputs and callable sdpa-bench build
 do_bench's median (its default protocol: 25 ms warmup, 100 ms of reps, its own L2 flush). No Ray,
 no profiling, no report. Writes the seconds it spent before its first point, in its points, and
 each point's median (None where do_bench ran out of memory) to OUT_JSON. Needs a CUDA GPU.
-With --once each point is called once, untimed: on a fresh machine the first process to run a
+With --once each point is called once, untimed: the first process on a machine to run a
 set of cuDNN attention points pays ~9 s that later processes do not (timer-check-v5), so a
 comparison of two commands starts after such a pass.
 """

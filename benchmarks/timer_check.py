@@ -149,7 +149,7 @@ def jit_cache_mib() -> float:
 def part_b(out: Path) -> dict:
     """sdpa-bench and the do_bench loop, each as the command its user runs, in the order
     sdpa-bench, loop, loop, sdpa-bench: a drift (the card warming) falls on both alike. First
-    what a machine pays once: one untimed call of every point (on a fresh machine the first
+    what a machine pays once: one untimed call of every point (the first
     process to run the cuDNN points pays ~9 s more than later ones, whichever command it is:
     timer-check-v5), and one start of Ray and a worker (`sdpa-bench devices`: Ray's files)."""
     free, total = torch.cuda.mem_get_info()
