@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import torch
 
-from jobs.spec import JobSpec, Outcome
-from jobs.timing import TimingConfig, summarize, time_callable
+from base.point import JobSpec
+from base.settings import TimingConfig
+from jobs.spec import Outcome
+from jobs.timing import summarize, time_callable
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 

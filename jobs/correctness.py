@@ -4,10 +4,12 @@ Reference: softmax(Q K^T / sqrt(d)) V written out in float64 on the same device,
 as an explicit boolean matrix: independent of every SDPA kernel. Pass rule (FlashAttention's
 tests): the backend's max abs error may be at most 2x that of the plain math formula run in the
 input's own low precision, plus the rounding noise of FlashAttention's fp32 reference
-(2 * |(ref + 0.3 - 0.3) - ref| in float32); NaN/Inf where the reference has none fails. That baseline is the same formula in the input dtype, not PyTorch's
-`math` backend, because the backend upcasts fp16/bf16 to fp32 internally (its GPU kernels are
-fp32 GEMMs): it would be a float32 baseline, stricter than the rule means. Query rows that can attend no key (bottom-right mask, seq_len > kv_len) are left
-out of the errors and reported separately: what each backend returns there is its own choice.
+(2 * |(ref + 0.3 - 0.3) - ref| in float32); NaN/Inf where the reference has none fails. That
+baseline is the same formula in the input dtype, not PyTorch's `math` backend, because the backend
+upcasts fp16/bf16 to fp32 internally (its GPU kernels are fp32 GEMMs): it would be a float32
+baseline, stricter than the rule means. Query rows that can attend no key (bottom-right mask,
+seq_len > kv_len) are left out of the errors and reported separately: what each backend returns
+there is its own choice.
 When a check fails, the output is compared with references of known bugs, to name the bug.
 """
 from __future__ import annotations
@@ -18,9 +20,11 @@ import torch
 
 from jobs.backends import attention_call, forced
 from jobs.masks import allowed
+from jobs.output_check import live_rows
 from jobs.sdpa_benchmark import make_inputs
-from jobs.spec import JobSpec, Outcome
-from jobs.timing import TimingConfig
+from base.point import JobSpec
+from base.settings import TimingConfig
+from jobs.spec import Outcome
 
 
 @dataclass(frozen=True)
@@ -55,13 +59,6 @@ def reference(q, k, v, spec: JobSpec, variant: Variant) -> torch.Tensor:
         scores = scores.masked_fill(~keep, float("-inf"))
     # a row with no key is all -inf: softmax gives NaN there; PyTorch's math backend gives 0
     return torch.softmax(scores, dim=variant.softmax_dim).nan_to_num(0.0) @ v
-
-
-def live_rows(spec: JobSpec, device: torch.device) -> torch.Tensor:
-    """(Sq,) True for query rows that attend at least one key."""
-    if not (spec.causal and spec.mask == "lower_right"):
-        return torch.ones(spec.seq_len, dtype=torch.bool, device=device)
-    return allowed(spec.seq_len, spec.kv_len, True, device).any(dim=-1)
 
 
 def max_abs(x: torch.Tensor, ref: torch.Tensor, rows: torch.Tensor) -> float:
@@ -101,7 +98,8 @@ def diagnose(out: torch.Tensor, q64, k64, v64, spec: JobSpec) -> str:
     err, what = min((max_abs(out, reference(q64, k64, v64, spec, b), every_row), b.what) for b in bugs)
     if err * 20 <= right:
         return f"the output matches {what} (max abs err {err:.3g} against that, {right:.3g} against the right formula)"
-    return "the output matches none of the known bugs (no scale, wrong corner, diagonal off by one, softmax axis, no mask)"
+    return ("the output matches none of the known bugs (no scale, wrong corner, diagonal off by one, softmax axis, "
+            "no mask)")
 
 
 def causal_correctness(spec: JobSpec, device: torch.device, timing: TimingConfig) -> Outcome:
@@ -121,7 +119,8 @@ def causal_correctness(spec: JobSpec, device: torch.device, timing: TimingConfig
     every = torch.ones(spec.kv_len, dtype=torch.bool, device=device)
     errs = {n: (max_abs(t, r, query_rows.get(n, every)), max_abs(m, r, query_rows.get(n, every)), rounding_noise(r))
             for n, t, m, r in zip(names, test, math, ref)}
-    failures = [f"{n}: max abs err {e:.3g} > allowed {2 * me + noise:.3g} (2 x the input-dtype formula's {me:.3g} + noise)"
+    failures = [f"{n}: max abs err {e:.3g} > allowed {2 * me + noise:.3g} "
+                f"(2 x the input-dtype formula's {me:.3g} + noise)"
                 for n, (e, me, noise) in errs.items() if not e <= 2 * me + noise]  # NaN fails too
     if not test[0][..., rows, :].isfinite().all():
         failures.insert(0, "out: NaN/Inf where the reference has none")

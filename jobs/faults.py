@@ -2,22 +2,22 @@
 
 Used by `sdpa-bench selftest` and the tests. Each fault is the real thing, not a stand-in:
 an allocation larger than the device (torch raises its own out-of-memory error), a Python
-exception, the worker process exiting under the driver, a call that never returns.
+exception, the worker process exiting under the driver (`os._exit`), a `SystemExit` and a
+`KeyboardInterrupt` raised by the job, a call that never returns, metrics the job never declared.
+base.vocab.EXPECTED_STATUS says what each must end in.
 """
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import torch
 
+from base.point import JobSpec
+from base.settings import TimingConfig
 from jobs.sdpa_benchmark import sdpa_benchmark
-from jobs.spec import JobSpec, Outcome
-from jobs.timing import TimingConfig
-
-FAULTS = ("none", "oom", "error", "crash", "hang")
-# What the run should record for each fault (selftest compares against this).
-EXPECTED_STATUS = {"none": "ok", "oom": "oom", "error": "error", "crash": "crashed", "hang": "timeout"}
+from jobs.spec import Outcome
 
 
 class InjectedError(RuntimeError):
@@ -40,6 +40,12 @@ def fault_injection(spec: JobSpec, device: torch.device, timing: TimingConfig) -
         raise InjectedError("injected by fault_injection")
     elif spec.fault == "crash":
         os._exit(17)  # the worker process dies mid-call, as a segfault would end it
+    elif spec.fault == "exit":
+        sys.exit(3)  # what a library's sys.exit() does: SystemExit, a BaseException
+    elif spec.fault == "interrupt":
+        raise KeyboardInterrupt("injected by fault_injection")
     elif spec.fault == "hang":
         time.sleep(10**6)
+    elif spec.fault == "undeclared":
+        return Outcome(metrics={"median_ms": 1.0, "speed_furlongs": 3.0})  # a field jobs.JOBS does not declare
     return sdpa_benchmark(spec, device, timing)  # `none`: an ordinary benchmark point

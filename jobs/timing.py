@@ -15,33 +15,13 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
+from base.settings import TimingConfig
 from jobs.spec import Unsupported
-
-
-@dataclass(frozen=True)
-class TimingConfig:
-    # `min` metadata: the lowest value the config loader accepts
-    warmup_reps: int = field(default=3, metadata={"min": 0})
-    # warm up for at least this long too: plans get built, and a GPU at its power limit gets past
-    # its first ~0.8 s after any idle gap, which runs fast before the power cap's first cut
-    # (H100, 700 W: benchmarks/settle_check.py)
-    warmup_ms: float = field(default=1000.0, metadata={"min": 0})
-    # 6: the fewest samples whose full range is a 95% CI of the median (1 - 2 * 0.5**6 = 0.97)
-    min_reps: int = field(default=10, metadata={"min": 6})
-    max_reps: int = field(default=5000, metadata={"min": 6})
-    target_rel_ci: float = field(default=0.01, metadata={"min": 0})
-    # the timed reps must add up to this much before the CI rule may stop them: at its power limit
-    # an H100 cycles its clock about once a second, the same kernel 6.7 to 7.9 ms within a cycle,
-    # and 10 reps of 7 ms caught one phase of it (two runs 3% apart; timer-check-v3 and -v4)
-    min_timed_ms: float = field(default=2000.0, metadata={"min": 0})
-    budget_s: float = field(default=10.0, metadata={"min": 0})  # timed reps of one point, warmup excluded
-    flush_l2: bool = True
-    cuda_graph: bool = False  # GPU reps replay a CUDA graph of the call (CPU workers ignore it)
 
 
 @dataclass(frozen=True)

@@ -1,42 +1,72 @@
-"""The `sdpa-bench` command line: run a sweep, rebuild a report.
+"""The `sdpa-bench` command line: run a sweep, report and compare runs.
 
-Bad input (a config that does not load, a run directory that cannot be used) gets one message
-and exit code 2, before anything starts.
+Bad input (a config that does not load, a run directory that cannot be used, a number that is
+not one) gets one message and exit code 2, before anything starts. `--help`, `report` and
+`compare` import neither torch nor Ray.
 """
 from __future__ import annotations
 
 import argparse
 import datetime
+import math
+import os
 import sys
 from pathlib import Path
 
+from base.errors import BadInput
 from orchestrator.config import ConfigError, load_config
 
 INTERRUPTED_EXIT_CODE = 130  # as a shell reports Ctrl-C: the run stopped early, its report covers what finished
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from orchestrator.launch import run_sweep  # imports Ray and torch: only when running
+def private_ray(address: str | None) -> None:
+    """Embedded Ray binds every server to loopback: Ray 2.60 reads this before it is imported."""
+    if not address:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
+
+def stamp() -> str:
+    return datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.config or args.output:
             raise ConfigError("--resume RUN_DIR reuses that run's config and directory; drop -c and -o")
-        run_dir, config_path = Path(args.resume), Path(args.resume) / "config.yaml"
+        run_dir = Path(args.resume)
+        if not (run_dir / "config.yaml").is_file():
+            what = "no config.yaml here" if run_dir.is_dir() else "no such run directory"
+            raise ConfigError(f"{run_dir}: {what}; --resume takes a directory that `sdpa-bench run` wrote")
+        config_path = run_dir / "config.yaml"
     else:
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        run_dir, config_path = Path(args.output or f"runs/{stamp}"), Path(args.config or DEFAULT_CONFIG)
+        run_dir, config_path = Path(args.output or f"runs/{stamp()}"), Path(args.config or DEFAULT_CONFIG)
     config = load_config(config_path)
-    outcome = run_sweep(config, config_path.read_text(), run_dir, args.address, resume=bool(args.resume))
+    private_ray(args.address)
+    from orchestrator.launch import run_sweep  # imports Ray and torch: only when running
+
+    text = config_path.read_text(encoding="utf-8")
+    outcome = run_sweep(config, text, run_dir, args.address, resume=bool(args.resume))
     print(f"sdpa-bench: report written to {outcome.report}")
-    return INTERRUPTED_EXIT_CODE if outcome.interrupted else 0
+    return finish(INTERRUPTED_EXIT_CODE if outcome.interrupted else 0)
+
+
+def finish(code: int) -> int:
+    """Leave Ray, bounded: after SIGTERM to the whole process group its processes are gone, and an
+    unbounded shutdown would wait a minute for them. Everything is on disk by now."""
+    from orchestrator.cluster import disconnect
+
+    if not disconnect():
+        sys.stdout.flush()
+        os._exit(code)
+    return code
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
+    private_ray(args.address)
     from orchestrator.selftest import selftest
 
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return 0 if selftest(Path(args.output or f"runs/selftest-{stamp}"), args.address) else 1
+    return finish(0 if selftest(Path(args.output or f"runs/selftest-{stamp()}"), args.address) else 1)
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -44,8 +74,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     config_path, run_dir = Path(args.config or DEFAULT_CONFIG), Path(args.output)
     load_config(config_path)  # refuse a bad config here, before anything is sent
-    if (run_dir / "results.jsonl").exists():
-        raise ConfigError(f"{run_dir}: already holds results; choose a new directory with -o")
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise ConfigError(f"{run_dir}: exists and is not an empty directory; choose a new directory with -o")
+    if not math.isfinite(args.timeout) or args.timeout <= 0:
+        raise ConfigError(f"--timeout {args.timeout}: give a positive number of seconds")
     return submit(args.address, config_path, run_dir, args.timeout)
 
 
@@ -59,10 +91,9 @@ def cmd_pack(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from analysis.compare import compare, format_table
 
-    for run_dir in (args.run_a, args.run_b):
-        if not (Path(run_dir) / "results.jsonl").exists():
-            raise ConfigError(f"{run_dir}: no results.jsonl here; give two directories `sdpa-bench run` wrote")
-    both = compare(args.run_a, args.run_b, args.threshold)
+    if not (math.isfinite(args.threshold) and 0 <= args.threshold < 100):
+        raise ConfigError(f"--threshold {args.threshold}: give a finite fraction such as 0.05")
+    both = compare(Path(args.run_a), Path(args.run_b), args.threshold)
     print(format_table(both))
     out = Path(args.output or Path(args.run_b) / "compare.csv")
     both.to_csv(out, index=False)
@@ -72,6 +103,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
+    private_ray(args.address)
     from orchestrator.cluster import describe_devices
 
     infos = describe_devices(args.address)
@@ -83,16 +115,16 @@ def cmd_devices(args: argparse.Namespace) -> int:
     models = sorted({i.gpu_name for i in infos})
     print(f"{len(infos)} device(s) on {len({i.node for i in infos})} node(s): "
           + ", ".join(f"{sum(i.gpu_name == m for i in infos)} x {m}" for m in models))
-    return 0
+    return finish(0)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.report import write_report
 
-    run_dir = Path(args.run_dir)
-    if not (run_dir / "results.jsonl").exists():
-        raise ConfigError(f"{run_dir}: no results.jsonl here; give the directory a run wrote (-o of `sdpa-bench run`)")
-    print(f"sdpa-bench: report written to {write_report(run_dir)}")
+    run_dirs = [Path(d) for d in args.run_dirs]
+    if len(run_dirs) > 1 and not args.output:
+        raise ConfigError("several run directories make one report: say where it goes with -o OUT_DIR")
+    print(f"sdpa-bench: report written to {write_report(run_dirs, args.output and Path(args.output), args.baseline)}")
     return 0
 
 
@@ -105,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", help="attach to this Ray cluster (e.g. auto) instead of starting one")
     run.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run: only missing jobs run")
     run.set_defaults(func=cmd_run)
-    selftest = sub.add_parser("selftest", help="inject OOM, exception, crash and hang on every device; check each is recorded")
+    selftest = sub.add_parser("selftest", help="inject OOM, exceptions, crashes and a hang on every device; "
+                                               "check each is recorded")
     selftest.add_argument("-o", "--output", help="run directory (default: runs/selftest-<timestamp>)")
     selftest.add_argument("--address", help="attach to this Ray cluster instead of starting one")
     selftest.set_defaults(func=cmd_selftest)
@@ -121,15 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
     comp = sub.add_parser("compare", help="B against A on the same points and GPU models; exit 1 on a regression")
     comp.add_argument("run_a")
     comp.add_argument("run_b")
-    comp.add_argument("--threshold", type=float, default=0.05, help="smallest change to flag, as a fraction (default 0.05)")
+    comp.add_argument("--threshold", type=float, default=0.05,
+                      help="smallest change to flag, as a fraction (default 0.05)")
     comp.add_argument("--fail-on", choices=["regression", "never"], default="regression")
     comp.add_argument("-o", "--output", help="CSV of the ratio table (default: RUN_B/compare.csv)")
     comp.set_defaults(func=cmd_compare)
     devices = sub.add_parser("devices", help="list the devices a run would use: node, host, GPU model, memory, UUID")
     devices.add_argument("--address", help="attach to this Ray cluster (e.g. auto) instead of starting one")
     devices.set_defaults(func=cmd_devices)
-    report = sub.add_parser("report", help="rebuild results.parquet and report.md of a run directory")
-    report.add_argument("run_dir")
+    report = sub.add_parser("report", help="one report from one or more run directories (any machines, any dates)")
+    report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    report.add_argument("-o", "--output", metavar="OUT_DIR", help="where the report goes (default: the one RUN_DIR)")
+    report.add_argument("--baseline", metavar="GPU_MODEL",
+                        help="the GPU model others are compared to (default: the first)")
     report.set_defaults(func=cmd_report)
     return parser
 
@@ -138,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as err:
+    except BadInput as err:
         print(f"sdpa-bench: error: {err}", file=sys.stderr)
         return 2
 

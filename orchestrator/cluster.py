@@ -2,20 +2,24 @@
 
 Devices are found through Ray's resources, node by node: a node with N GPUs gets N workers,
 each holding `num_gpus=1` and pinned to that node; a cluster with no GPU at all gets one CPU
-worker per node. Embedded Ray (no --address) is sized for a small machine: no dashboard and a
-small object store, since results are a few KB each.
+worker per node. Embedded Ray (no --address) is sized for a small machine and private to it:
+no dashboard, a small object store, and every server bound to loopback (cli.py sets
+RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 before Ray is imported: Ray 2.60 then takes 127.0.0.1 as
+the node's address, where otherwise its gRPC servers listen on every interface).
 """
 from __future__ import annotations
+
+import threading
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from jobs.timing import TimingConfig
-from orchestrator.config import MemoryBudget
-from orchestrator.devices import DeviceInfo
+from base.schema import DeviceInfo
+from base.settings import MemoryBudget, TimingConfig
 from orchestrator.worker import DeviceWorker
 
 OBJECT_STORE_BYTES = 256 * 2**20
+STOP_TIMEOUT_S = 10.0  # Ray's processes may be gone (SIGTERM to the process group): never wait long
 
 
 def connect(address: str | None) -> None:
@@ -54,10 +58,30 @@ def start_workers(timing: TimingConfig, budget: MemoryBudget, max_restarts: int,
     return list(zip(workers, infos))
 
 
+def bounded(action, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+    """Run `action` on a thread for at most `timeout_s`; False if it did not finish (Ray hung)."""
+    thread = threading.Thread(target=action, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    return not thread.is_alive()
+
+
+def stop_workers(workers: list[ray.actor.ActorHandle]) -> None:
+    """Kill the workers for good; bounded, since their cluster may already be gone."""
+    def kill_all():
+        for worker in workers:
+            ray.kill(worker, no_restart=True)
+    bounded(kill_all)
+
+
+def disconnect() -> bool:
+    """ray.shutdown(), bounded; False if Ray did not answer in time (its processes are gone)."""
+    return bounded(ray.shutdown) if ray.is_initialized() else True
+
+
 def describe_devices(address: str | None) -> list[DeviceInfo]:
     """Start one worker per device, ask each who it is, stop them: what a run would use."""
     connect(address)
     workers = start_workers(TimingConfig(), MemoryBudget(), max_restarts=0)
-    for worker, _ in workers:
-        ray.kill(worker)
+    stop_workers([w for w, _ in workers])
     return [info for _, info in workers]

@@ -1,12 +1,14 @@
 """The run's configuration: a typed dataclass tree read from YAML, strict and checked up front.
 
 `load_config(path)` either returns a `Config` or raises `ConfigError` with one message naming
-the field path, the bad value and what is allowed. Nothing is started before it returns.
-Allowed values and lower bounds live on the fields themselves (`choices`, `min` metadata).
+the field path, the bad value and what is allowed. Nothing is started before it returns, and
+nothing here imports torch or Ray. Allowed values and bounds live on the fields themselves
+(`choices`, `min`, `max` metadata); every number must be finite and fit a 64-bit journal column.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,19 +16,17 @@ from typing import Any
 
 import yaml
 
+from base import vocab
+from base.errors import BadInput
+from base.settings import DAY_S, MemoryBudget, TimingConfig
 from jobs import JOBS
-from jobs.backends import BACKENDS
-from jobs.faults import FAULTS
-from jobs.masks import MASKS
-from jobs.sdpa_benchmark import DRAWS, DTYPES
-from jobs.flops import MODE_FACTOR
-from jobs.timing import TimingConfig
 
-PLACEMENTS = ("every_device", "one_per_model", "spread")
-DEVICE_TYPES = ("any", "cuda", "cpu")
+MAX_CONFIG_BYTES = 2**20
+INT64_MAX = 2**63 - 1
+DIM_MAX = 2**31 - 1  # a tensor dimension
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInput):
     """A config that cannot run; the message is meant for the user as it is."""
 
 
@@ -34,45 +34,39 @@ def choices(*allowed: str, default: Any = dataclasses.MISSING) -> Any:
     return field(default=default, metadata={"choices": tuple(allowed)})
 
 
-def at_least(low: float, default: Any = dataclasses.MISSING) -> Any:
-    return field(default=default, metadata={"min": low})
-
-
-@dataclass(frozen=True)
-class MemoryBudget:
-    """Cap on what a worker's jobs may allocate, so a large GPU can stand in for a smaller one."""
-    fraction: typing.Optional[float] = field(default=None, metadata={"min": 0.001, "max": 1.0})
-    gib: typing.Optional[float] = field(default=None, metadata={"min": 0.001})
-    devices: tuple[str, ...] = ()  # e.g. [cuda:1]; empty: every device
+def bounded(low: float, high: float, default: Any = dataclasses.MISSING, **meta: Any) -> Any:
+    return field(default=default, metadata={"min": low, "max": high, **meta})
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    placement: str = choices(*PLACEMENTS, default="every_device")
-    job_timeout_s: float = at_least(1, default=900.0)
-    max_retries: int = at_least(0, default=1)  # re-runs of a job whose worker process died
+    placement: str = choices(*vocab.PLACEMENTS, default="every_device")
+    job_timeout_s: float = bounded(1, 7 * DAY_S, default=900.0)
+    max_retries: int = bounded(0, 100, default=1)  # re-runs of a job whose worker process died
     skip_larger_after_oom: bool = False  # after an OOM, record strictly larger shapes as skipped
     measure_ceilings: bool = True  # a device_ceilings job first on every GPU, for % of peak
     memory_budget: MemoryBudget = MemoryBudget()
-    seed: int = 0
+    seed: int = bounded(0, INT64_MAX, default=0)
 
 
 @dataclass(frozen=True)
 class GridConfig:
-    """Every combination of these values is one benchmark point. `null` kv_* means 'as q'."""
-    batch: tuple[int, ...] = field(metadata={"min": 1})
-    heads: tuple[int, ...] = field(metadata={"min": 1})
-    seq_len: tuple[int, ...] = field(metadata={"min": 1})
-    head_dim: tuple[int, ...] = field(metadata={"min": 1})
-    dtype: tuple[str, ...] = field(metadata={"choices": tuple(DTYPES)})
-    backend: tuple[str, ...]  # a built-in backend or a name from `candidates` (checked in load_config)
+    """Every combination of these values is one point. `null` kv_* means 'as q'."""
+    batch: tuple[int, ...] = bounded(1, DIM_MAX)
+    heads: tuple[int, ...] = bounded(1, DIM_MAX)
+    seq_len: tuple[int, ...] = bounded(1, DIM_MAX)
+    head_dim: tuple[int, ...] = bounded(1, DIM_MAX)
+    dtype: tuple[str, ...] = choices(*vocab.DTYPES)
+    backend: tuple[str, ...] = field()  # a vocab backend or a name from `candidates` (checked in load_config)
     causal: tuple[bool, ...] = (False,)
-    kv_heads: tuple[typing.Optional[int], ...] = field(default=(None,), metadata={"min": 1})
-    kv_len: tuple[typing.Optional[int], ...] = field(default=(None,), metadata={"min": 1})
-    mode: tuple[str, ...] = field(default=("fwd",), metadata={"choices": tuple(MODE_FACTOR)})
-    inputs: tuple[str, ...] = field(default=("randn",), metadata={"choices": tuple(DRAWS)})
-    mask: tuple[str, ...] = field(default=("is_causal",), metadata={"choices": MASKS})  # causal points only
-    fault: tuple[str, ...] = field(default=("none",), metadata={"choices": FAULTS})  # fault_injection job only
+    kv_heads: tuple[typing.Optional[int], ...] = bounded(1, DIM_MAX, default=(None,))
+    kv_len: tuple[typing.Optional[int], ...] = bounded(1, DIM_MAX, default=(None,))
+    mode: tuple[str, ...] = choices(*vocab.MODES, default=("fwd",))
+    inputs: tuple[str, ...] = choices(*vocab.DRAWS, default=("randn",))
+    mask: tuple[str, ...] = choices(*vocab.MASKS, default=("is_causal",))  # causal points only
+    # the kernel behind SDPA's flash backend; default and flash points only
+    flash_impl: tuple[str, ...] = choices(*vocab.FLASH_IMPLS, default=("builtin",))
+    fault: tuple[str, ...] = choices(*vocab.FAULTS, default=("none",))  # fault_injection job only
 
 
 @dataclass(frozen=True)
@@ -80,8 +74,8 @@ class SweepConfig:
     name: str
     grid: GridConfig
     job: str = choices(*JOBS, default="sdpa_benchmark")
-    device_type: str = choices(*DEVICE_TYPES, default="any")  # which workers run this sweep
-    job_timeout_s: typing.Optional[float] = at_least(1, default=None)  # overrides run.job_timeout_s
+    device_type: str = choices(*vocab.DEVICE_TYPES, default="any")  # which workers run this sweep
+    job_timeout_s: typing.Optional[float] = bounded(1, 7 * DAY_S, default=None)  # overrides run.job_timeout_s
 
 
 @dataclass(frozen=True)
@@ -93,44 +87,69 @@ class Config:
     candidates: dict[str, str] = field(default_factory=dict)
 
 
-def load_config(path: str | Path) -> Config:
-    path = Path(path)
+class NoAliasLoader(yaml.SafeLoader):
+    """yaml.safe_load without aliases: `*name` can multiply a 500-byte file into gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise ConfigError(f"line {mark.line + 1}: YAML aliases (*name) are not allowed in a config; "
+                              "write the values out")
+        return super().compose_node(parent, index)
+
+
+def read_yaml(path: Path) -> Any:
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file; pass an existing YAML file with -c")
+    data = path.read_bytes()
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {len(data)} bytes; a config is at most {MAX_CONFIG_BYTES} bytes")
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.load(data.decode("utf-8"), Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save the config as UTF-8") from None
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from None
+        raise ConfigError(f"{path}: not valid YAML: {str(err)[:300]}".replace("\n", " ")) from None
+
+
+def load_config(path: str | Path) -> Config:
+    return config_from_data(read_yaml(Path(path)))
+
+
+def config_from_data(data: Any) -> Config:
     config = parse(Config, data, "config")
     names = [s.name for s in config.sweeps]
     if len(set(names)) != len(names):
-        raise ConfigError(f"config.sweeps: sweep names must be unique, got {names}")
+        raise ConfigError(f"config.sweeps: sweep names must be unique, got {short(names)}")
     check_backends(config)
     return config
 
 
 def check_backends(config: Config) -> None:
     for name, target in config.candidates.items():
-        if name in BACKENDS or ":" not in target:
-            raise ConfigError(f"config.candidates.{name}: {target!r} is not allowed; give a name that is not a built-in "
-                              "backend and an import path of the form package.module:function")
-    allowed = [*BACKENDS, *config.candidates]
+        if name in vocab.BACKENDS or ":" not in target:
+            raise ConfigError(f"config.candidates.{name}: {short(target)} is not allowed; give a name that is not a "
+                              "built-in backend and an import path of the form package.module:function")
+    allowed = [*vocab.BACKENDS, *config.candidates]
     for i, sweep in enumerate(config.sweeps):
         for j, backend in enumerate(sweep.grid.backend):
             if backend not in allowed:
-                raise ConfigError(f"config.sweeps[{i}].grid.backend[{j}]: {backend!r} is not allowed; "
+                raise ConfigError(f"config.sweeps[{i}].grid.backend[{j}]: {short(backend)} is not allowed; "
                                   f"choose one of: {', '.join(allowed)}")
 
 
 def parse(cls: type, data: Any, path: str) -> Any:
     """Build dataclass `cls` from plain YAML data, rejecting unknown keys and wrong types."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of {cls.__name__} fields, got {data!r}")
+        raise ConfigError(f"{path}: expected a mapping of {cls.__name__} fields, got {short(data)}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     for key in data:
         if key not in fields:
-            raise ConfigError(f"{path}.{key}: unknown key; valid keys are: {', '.join(fields)}")
+            raise ConfigError(f"{path}.{key if isinstance(key, str) else short(key)}: unknown key; "
+                              f"valid keys are: {', '.join(fields)}")
     kwargs = {}
     for name, f in fields.items():
         if name in data:
@@ -153,7 +172,7 @@ def convert(hint: Any, value: Any, path: str, meta: Any) -> Any:
         return parse(hint, value, path)
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{path}: expected a mapping of name: value, got {value!r}")
+            raise ConfigError(f"{path}: expected a mapping of name: value, got {short(value)}")
         return {check_scalar(args[0], k, f"{path} key", {}): convert(args[1], v, f"{path}.{k}", meta)
                 for k, v in value.items()}
     return check_scalar(hint, value, path, meta)
@@ -161,14 +180,24 @@ def convert(hint: Any, value: Any, path: str, meta: Any) -> Any:
 
 def check_scalar(hint: type, value: Any, path: str, meta: Any) -> Any:
     ok = isinstance(value, hint) and not (hint is int and isinstance(value, bool))
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+    if hint is float and isinstance(value, int) and not isinstance(value, bool) and abs(value) <= INT64_MAX:
         ok, value = True, float(value)
     if not ok:
-        raise ConfigError(f"{path}: {value!r} is not a {hint.__name__}")
+        raise ConfigError(f"{path}: {short(value)} is not a {hint.__name__}")
+    if hint is float and not math.isfinite(value):
+        raise ConfigError(f"{path}: {value!r} is not allowed; give a finite number")
+    if hint is int and abs(value) > INT64_MAX:
+        raise ConfigError(f"{path}: {short(value)} is not allowed; it must fit in 64 bits (<= {INT64_MAX})")
     if "choices" in meta and value not in meta["choices"]:
-        raise ConfigError(f"{path}: {value!r} is not allowed; choose one of: {', '.join(meta['choices'])}")
+        raise ConfigError(f"{path}: {short(value)} is not allowed; choose one of: {', '.join(meta['choices'])}")
     if "min" in meta and value < meta["min"]:
-        raise ConfigError(f"{path}: {value!r} is not allowed; it must be >= {meta['min']}")
+        raise ConfigError(f"{path}: {short(value)} is not allowed; it must be >= {meta['min']}")
     if "max" in meta and value > meta["max"]:
-        raise ConfigError(f"{path}: {value!r} is not allowed; it must be <= {meta['max']}")
+        raise ConfigError(f"{path}: {short(value)} is not allowed; it must be <= {meta['max']}")
     return value
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """repr(value), cut to `limit` characters: an error message stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

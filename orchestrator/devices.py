@@ -10,40 +10,16 @@ from __future__ import annotations
 import os
 import platform
 import socket
-from dataclasses import dataclass
 
 import ray
 import torch
 
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    node: str
-    hostname: str
-    device: str  # cuda:N or cpu
-    compute: str  # the torch device the jobs use: cuda:0 or cpu
-    gpu_name: str
-    gpu_uuid: str
-    memory_gib: float | None
-    sm_count: int | None
-    compute_capability: str
-    torch_version: str
-    cuda_version: str
-    cudnn_version: str
-    driver_version: str
-    sm_clock_max_mhz: int | None = None  # NVML's maximum SM clock; each row records the clock it ran at
-    pid: int = 0  # the worker process: what nvidia-smi lists per GPU (a restarted worker has a new one)
-    cuda_visible_devices: str = ""  # as Ray narrowed it for this worker: one GPU each
-
-    @property
-    def key(self) -> str:
-        """Stable across runs (unlike Ray's node id): the GPU's UUID, else host and slot."""
-        return self.gpu_uuid or f"{self.hostname}/{self.device}"
+from base.schema import DeviceInfo
 
 
 def nvml_facts(uuid: str) -> dict:
-    """The driver's version and the GPU's maximum SM clock through NVML; empty where
-    nvidia-ml-py or the driver is absent."""
+    """The driver's version, the GPU's maximum SM clock and its enforced power limit through NVML;
+    empty where nvidia-ml-py or the driver is absent."""
     try:
         import pynvml
     except ImportError:
@@ -52,7 +28,8 @@ def nvml_facts(uuid: str) -> dict:
         pynvml.nvmlInit()
         handle = pynvml.nvmlDeviceGetHandleByUUID(f"GPU-{uuid}")
         return {"driver_version": pynvml.nvmlSystemGetDriverVersion(),
-                "sm_clock_max_mhz": pynvml.nvmlDeviceGetMaxClockInfo(handle, pynvml.NVML_CLOCK_SM)}
+                "sm_clock_max_mhz": pynvml.nvmlDeviceGetMaxClockInfo(handle, pynvml.NVML_CLOCK_SM),
+                "power_limit_w": pynvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1e3}
     except pynvml.NVMLError:
         return {}
 

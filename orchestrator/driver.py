@@ -12,20 +12,18 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import ray
-from ray.exceptions import ActorDiedError, ActorUnschedulableError, RayActorError
+from ray.exceptions import ActorDiedError, ActorUnschedulableError, RayActorError, RayError
 
-from jobs.spec import JobSpec
+from base.point import SIZE_FIELDS, JobSpec
+from base.schema import DeviceInfo, make_result
 from orchestrator.config import RunConfig
-from orchestrator.devices import DeviceInfo
-from orchestrator.results import make_result
 from orchestrator.sink import RunSink
 from orchestrator.sweep import SweepJob, job_id
 
 WAIT_S = 0.5  # how often the loop wakes to check timeouts when nothing finishes
 PING_TIMEOUT_S = 300.0  # a worker not back this long after a restart is given up
 LOST = (RayActorError, ActorUnschedulableError)  # the worker died, or cannot be placed again (its node is gone)
-SIZE_FIELDS = ("batch", "heads", "kv_heads", "seq_len", "kv_len", "head_dim")
-SAME_FIELDS = ("job", "backend", "dtype", "mode", "causal")
+SAME_FIELDS = ("job", "backend", "flash_impl", "dtype", "mode", "causal", "mask")
 
 
 @dataclass
@@ -150,11 +148,15 @@ def collect(slot: Slot, run: RunConfig, sink: RunSink) -> None:
     except LOST as err:
         lost(slot, err, run, sink)
         return
+    except RayError as err:  # the call failed in the worker outside its own guard: this job alone pays
+        failed(slot, err, sink)
+        return
     if slot.job is None:  # a ping came back: the worker is up again, unless the kill has not landed yet
         if value.pid == slot.killed_pid:
             ping(slot)
         else:
             slot.info = value
+            sink.device_changed(value)  # the manifest names the live process
         return
     result, samples, unsound = value  # unsound: the job left the process unusable or changed its settings
     if result.status == "oom":
@@ -165,6 +167,19 @@ def collect(slot: Slot, run: RunConfig, sink: RunSink) -> None:
         print(f"sdpa-bench: restarting the worker of {slot.info.device} on {slot.info.hostname} after "
               f"{result.job_id}: {unsound}", flush=True)
         restart(slot)
+
+
+def failed(slot: Slot, err: Exception, sink: RunSink) -> None:
+    """A call that raised instead of returning its row: an error row for its job, a fresh worker."""
+    if slot.job is None:  # a ping that raised: treat like a worker that did not come back
+        retire(slot, f"worker for {slot.info.device} on {slot.info.hostname} failed to start: {type(err).__name__}")
+        return
+    job, slot.job = slot.job, None
+    reason = f"the worker's call failed: {type(err).__name__}: {str(err)[:2000]}"
+    sink.record(make_result(job.job_id, job.spec, slot.info, "error", reason, job.attempt), ())
+    print(f"sdpa-bench: restarting the worker of {slot.info.device} on {slot.info.hostname} after "
+          f"{job.job_id}: {type(err).__name__}", flush=True)
+    restart(slot)
 
 
 def restart(slot: Slot) -> None:

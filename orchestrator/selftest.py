@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 
 from analysis.frame import load_results
-from jobs.faults import EXPECTED_STATUS
-from orchestrator.config import Config, parse
+from base.vocab import EXPECTED_STATUS
+from orchestrator.config import config_from_data
 from orchestrator.launch import run_sweep
 
 SELFTEST_CONFIG = """
@@ -23,7 +23,7 @@ sweeps:
     job: fault_injection
     job_timeout_s: 5      # the hang must end in a timeout, quickly
     grid: {batch: [1], heads: [4], seq_len: [128], head_dim: [64], dtype: [float32], backend: [math],
-           fault: [oom, error, crash, hang]}
+           fault: [oom, error, crash, exit, interrupt, undeclared, hang]}
   - name: after_faults    # a real point on the worker that lived through all of the above
     grid: {batch: [1], heads: [4], seq_len: [128], head_dim: [64], dtype: [float32], backend: [default]}
 """
@@ -40,12 +40,13 @@ def check_rows(run_dir: Path) -> tuple[list[str], bool]:
             expected = EXPECTED_STATUS[row["fault"]]
             ok = row["status"] == expected
             all_ok &= ok
-            lines.append(f"  {injected:<12}{expected:<10}{row['status']:<10}{row['attempt']:<9}{'PASS' if ok else 'FAIL'}")
+            verdict = "PASS" if ok else "FAIL"
+            lines.append(f"  {injected:<12}{expected:<10}{row['status']:<10}{row['attempt']:<9}{verdict}")
     return lines, all_ok
 
 
 def selftest(run_dir: Path, address: str | None) -> bool:
-    config: Config = parse(Config, yaml.safe_load(SELFTEST_CONFIG), "selftest")
+    config = config_from_data(yaml.safe_load(SELFTEST_CONFIG))
     report = run_sweep(config, SELFTEST_CONFIG, run_dir, address).report
     lines, all_ok = check_rows(run_dir)
     print("\n".join(["sdpa-bench selftest", *lines, "", f"{'PASS' if all_ok else 'FAIL'} (report: {report})"]))

@@ -1,6 +1,6 @@
 """`sdpa-bench submit`: run a sweep as a Ray job on a remote cluster, bring its run directory home.
 
-The job's working directory is a staging folder holding this project's three packages and the
+The job's working directory is a staging folder holding this project's four packages and the
 config, so the cluster needs only the dependencies (torch, Ray, PyYAML, pandas, pyarrow), not
 this project. The run directory comes back through the job's own logs: after the run, the job
 prints it as a base64 tar.gz between two marker lines (`sdpa-bench pack`), and the client cuts it
@@ -51,7 +51,7 @@ def unpack(logs: str, run_dir: Path) -> bool:
 def stage(config_path: Path) -> Path:
     """A folder with the packages and the config: the job's working directory."""
     folder = Path(tempfile.mkdtemp(prefix="sdpa-bench-submit-"))
-    for package in ("orchestrator", "jobs", "analysis"):
+    for package in ("base", "orchestrator", "jobs", "analysis"):
         shutil.copytree(ROOT / package, folder / package, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(config_path, folder / "config.yaml")
     return folder

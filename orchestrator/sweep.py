@@ -1,7 +1,8 @@
-"""From the config's sweeps to the list of `JobSpec`s, and each job's stable id.
+"""From the config's sweeps to the list of jobs, and each job's stable id.
 
 Everything here runs before Ray starts, so a grid that cannot run is a config error, not a
-failed job.
+failed job. Points are deduplicated after defaults are resolved: `backend: [math, math]` or
+`kv_heads: [null, 2]` with `heads: 2` name one job, not two.
 """
 from __future__ import annotations
 
@@ -11,27 +12,38 @@ import itertools
 import json
 from dataclasses import dataclass
 
-from jobs.spec import JobSpec
+from base import vocab
+from base.point import JobSpec
 from orchestrator.config import Config, ConfigError, SweepConfig
 
 
+def resolve(point: dict, grid: dict, candidates: dict[str, str]) -> dict | None:
+    """The point with defaults filled in, or None where an axis does not apply to it and would only
+    repeat it: a mask form on a non-causal point, a flash implementation on a backend that never
+    reaches SDPA's flash kernel."""
+    if not point["causal"] and point["mask"] != grid["mask"][0]:
+        return None
+    if point["backend"] not in vocab.FLASH_IMPL_BACKENDS and point["flash_impl"] != grid["flash_impl"][0]:
+        return None
+    return {**point, "candidate": candidates.get(point["backend"], ""),
+            "kv_heads": point["kv_heads"] or point["heads"], "kv_len": point["kv_len"] or point["seq_len"],
+            "mask": point["mask"] if point["causal"] else "is_causal",
+            "flash_impl": point["flash_impl"] if point["backend"] in vocab.FLASH_IMPL_BACKENDS else "builtin"}
+
+
 def expand_sweep(sweep: SweepConfig, index: int, seed: int, candidates: dict[str, str]) -> list[JobSpec]:
-    """Every combination of the sweep's grid, in grid order; `None` kv_* take q's values. A mask
-    form only matters for causal points: non-causal points are not repeated for each."""
+    """Every distinct combination of the sweep's grid, in grid order."""
     grid = dataclasses.asdict(sweep.grid)
-    specs = []
+    specs: dict[JobSpec, None] = {}
     for values in itertools.product(*grid.values()):
-        point = dict(zip(grid, values))
-        if not point["causal"] and point["mask"] != grid["mask"][0]:
+        point = resolve(dict(zip(grid, values)), grid, candidates)
+        if point is None:
             continue
-        point["candidate"] = candidates.get(point["backend"], "")
-        point["kv_heads"] = point["kv_heads"] or point["heads"]
-        point["kv_len"] = point["kv_len"] or point["seq_len"]
         if point["heads"] % point["kv_heads"]:
             raise ConfigError(f"config.sweeps[{index}].grid: heads={point['heads']} is not a multiple of "
                               f"kv_heads={point['kv_heads']}; grouped-query attention needs it to be")
-        specs.append(JobSpec(job=sweep.job, sweep=sweep.name, seed=seed, **point))
-    return specs
+        specs[JobSpec(job=sweep.job, sweep=sweep.name, seed=seed, **point)] = None
+    return list(specs)
 
 
 @dataclass(frozen=True)
@@ -64,5 +76,6 @@ def expand_config(config: Config) -> list[SweepJob]:
 def job_id(spec: JobSpec, target: str) -> str:
     """Stable id from the job's content and where it runs: the same point on the same device
     always gets the same id, so resume and retries are exact."""
-    blob = json.dumps([dataclasses.asdict(spec), target], sort_keys=True)
+    fields = {k: v for k, v in dataclasses.asdict(spec).items() if not (k == "flash_impl" and v == "builtin")}
+    blob = json.dumps([fields, target], sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]

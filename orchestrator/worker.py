@@ -1,10 +1,12 @@
 """The worker: one Ray actor per device, running job functions from `jobs.JOBS`.
 
-`run_job` is where a job's expected failures become rows: `Unsupported` -> unsupported,
-out-of-memory -> oom (with the device's free/total memory), any other exception -> error with
-its type and traceback tail. After a failed job the worker drops what the job held. After every
-job it checks that its process can still run CUDA work and that torch's process-wide settings are
-as it started; if not, the driver records the row, then restarts the worker.
+`run_job` is where a job's failures become rows: `Unsupported` -> unsupported, out-of-memory ->
+oom (with the device's free/total memory), any other exception -> error with its type and
+traceback tail, a `BaseException` that is not an `Exception` (SystemExit, KeyboardInterrupt) ->
+crashed, and metrics the job did not declare -> error naming the key. Whatever fails around the
+job (building the row, the soundness check) is an error row too: nothing a job does reaches Ray
+as an exception. After every job the worker checks that its process can still run CUDA work and
+that torch's process-wide settings are as it started; if not, the driver restarts it.
 A dying process is not caught here: the driver sees the actor die.
 """
 from __future__ import annotations
@@ -16,32 +18,57 @@ import traceback
 import ray
 import torch
 
-from jobs import JOBS
+from base.point import JobSpec
+from base.schema import DeviceInfo, Result, make_result
+from base.settings import MemoryBudget, TimingConfig
+from jobs import JOBS, job_function
 from jobs.backends import is_oom
-from jobs.spec import JobSpec, Outcome, Unsupported
-from jobs.timing import TimingConfig
-from orchestrator.config import MemoryBudget
-from orchestrator.devices import DeviceInfo, probe_device
-from orchestrator.results import Result, make_result
+from jobs.settings import process_settings
+from jobs.spec import Outcome, Unsupported
+from orchestrator.devices import probe_device
 
 TRACEBACK_TAIL_LINES = 6
+INT64 = 2**63
+
+
+def failure_text(err: BaseException) -> str:
+    tail = "".join(traceback.format_exception(err)[-TRACEBACK_TAIL_LINES:])
+    return f"{type(err).__name__}: {err}\n{tail}"
+
+
 def attempt_job(spec: JobSpec, device: torch.device, timing: TimingConfig) -> tuple[str, str, Outcome]:
     """(status, error, outcome). Returns plain strings so no traceback keeps tensors alive."""
     try:
-        return "ok", "", JOBS[spec.job](spec, device, timing)
+        return "ok", "", job_function(spec.job)(spec, device, timing)
     except Unsupported as err:
         return "unsupported", str(err), Outcome()
     except Exception as err:  # noqa: BLE001 - every job exception must become a row, never a lost job
         if is_oom(err):
             return "oom", str(err).splitlines()[0], Outcome()
-        tail = "".join(traceback.format_exception(err)[-TRACEBACK_TAIL_LINES:])
-        return "error", f"{type(err).__name__}: {err}\n{tail}", Outcome()
+        return "error", failure_text(err), Outcome()
+    except BaseException as err:  # noqa: BLE001 - SystemExit, KeyboardInterrupt from a job: it alone pays
+        return "crashed", f"the job raised {failure_text(err)}", Outcome()
+
+
+def undeclared(job: str, metrics: object) -> str:
+    """Why the job's metrics break its declaration in jobs.JOBS ("" if they keep it)."""
+    if not isinstance(metrics, dict):
+        return f"job {job} returned metrics of type {type(metrics).__name__}, not a dict"
+    fields = JOBS[job].fields
+    for key, value in metrics.items():
+        if key not in fields:
+            return f"job {job} returned {key!r}, a field it does not declare in jobs.JOBS ({', '.join(fields)})"
+        kind = fields[key]
+        fits = value is None or (isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))) \
+            or (kind is float and isinstance(value, int) and not isinstance(value, bool))
+        if not fits or (isinstance(value, int) and not -INT64 <= value < INT64):
+            return f"job {job} returned {key}={value!r:.60}, not a {kind.__name__} (declared in jobs.JOBS)"
+    return ""
 
 
 def release_memory(device: torch.device) -> str:
     """Free what a failed job held (a traceback can keep its tensors alive until a collection);
-    returns the device's free/total memory for OOM rows. gc.collect costs ~0.2 s with torch
-    loaded, so jobs that finished cleanly, whose tensors died with their frames, skip this."""
+    returns the device's free/total memory for OOM rows. Jobs that finished cleanly skip this."""
     gc.collect()
     if device.type != "cuda":
         return ""
@@ -53,22 +80,14 @@ def release_memory(device: torch.device) -> str:
     return f" [device memory after release: {free / 2**30:.1f} GiB free of {total / 2**30:.1f} GiB]"
 
 
-def torch_settings() -> dict[str, object]:
-    """Process-wide torch settings a job (a user's candidate kernel, say) could change and every
-    later job on this worker would silently inherit."""
-    return {"grad_enabled": torch.is_grad_enabled(), "default_dtype": torch.get_default_dtype(),
-            "num_threads": torch.get_num_threads(), "deterministic": torch.are_deterministic_algorithms_enabled(),
-            "matmul_tf32": torch.backends.cuda.matmul.allow_tf32, "cudnn_tf32": torch.backends.cudnn.allow_tf32}
-
-
 def unsound_reason(device: torch.device, settings: dict[str, object]) -> str:
     """Why this process should not take another job, or "". A job may have changed torch's settings,
     or left the device unusable: a CUDA error that poisons the context (illegal address,
     device-side assert), a failed CUDA-graph capture (the RNG stays mid-capture, the next draw
     raises). A draw, a kernel and a sync find out."""
-    changed = {k: v for k, v in torch_settings().items() if settings[k] != v}
+    changed = {k: v for k, v in process_settings().items() if settings[k] != v}
     if changed:
-        return f"the job changed torch settings {changed}"
+        return f"the job changed process-wide settings {changed}"
     if device.type != "cuda":
         return ""
     try:
@@ -92,11 +111,13 @@ def run_job(job_id: str, spec: JobSpec, info: DeviceInfo, device: torch.device,
             timing: TimingConfig, attempt: int) -> tuple[Result, tuple[float, ...]]:
     t0 = time.perf_counter()
     status, error, outcome = attempt_job(spec, device, timing)
+    if status == "ok" and (broken := undeclared(spec.job, outcome.metrics)):
+        status, error, outcome = "error", broken, Outcome()
     if status != "ok":
         memory = release_memory(device)
         error += memory if status == "oom" else ""
     return (make_result(job_id, spec, info, status, error, attempt, outcome.metrics,
-                        duration_s=time.perf_counter() - t0), outcome.samples_ms)
+                        duration_s=time.perf_counter() - t0), tuple(outcome.samples_ms))
 
 
 @ray.remote
@@ -111,7 +132,7 @@ class DeviceWorker:
         # jobs run on a stream of their own, not the legacy default stream, which cannot join a
         # CUDA-graph capture (mode bwd's stored forward would run its backward there)
         self.stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
-        self.settings = torch_settings()
+        self.settings = process_settings()
 
     def identity(self) -> DeviceInfo:
         return self.info
@@ -119,6 +140,13 @@ class DeviceWorker:
     def run(self, job_id: str, spec: JobSpec, attempt: int) -> tuple[Result, tuple[float, ...], str]:
         """The row, its raw samples, and why this process must not take another job ("" if it may):
         then the driver records the row, says why, and restarts the worker."""
-        with torch.cuda.stream(self.stream):  # a no-op with None (CPU); set per call: streams are per thread
-            result, samples = run_job(job_id, spec, self.info, self.device, self.timing, attempt)
-            return result, samples, unsound_reason(self.device, self.settings)
+        try:
+            with torch.cuda.stream(self.stream):  # a no-op with None (CPU); set per call: streams are per thread
+                result, samples = run_job(job_id, spec, self.info, self.device, self.timing, attempt)
+                unsound = unsound_reason(self.device, self.settings)
+        except BaseException as err:  # noqa: BLE001 - a failure around the job costs that job only
+            error = f"the worker failed around the job: {failure_text(err)}"
+            return make_result(job_id, spec, self.info, "error", error, attempt), (), error.splitlines()[0]
+        if result.status == "crashed":  # a SystemExit or KeyboardInterrupt left the process in an unknown state
+            unsound = unsound or result.error.splitlines()[0]
+        return result, samples, unsound

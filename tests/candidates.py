@@ -47,3 +47,48 @@ def disables_grad(q, k, v, **kw):
     """Right, but leaves autograd off for the whole process, as a careless kernel might."""
     torch.set_grad_enabled(False)
     return _attend(q, k, v, **kw)
+
+
+# Kernels that return something other than attention: each must be an error row, never a timing.
+def returns_none(q, k, v, **kw):
+    return None
+
+
+def returns_nan(q, k, v, **kw):
+    return torch.full_like(q, float("nan"))
+
+
+def returns_transposed(q, k, v, **kw):
+    return _attend(q, k, v, **kw).transpose(1, 2)  # (B, S, H, D): the wrong layout
+
+
+def overwrites_inputs(q, k, v, **kw):
+    out = _attend(q, k, v, **kw)
+    with torch.no_grad():
+        q.mul_(0.5)  # scales q in place: every later rep would see other inputs
+    return out
+
+
+# Kernels that leave process-wide state behind: the worker must notice and restart.
+def turns_flash_off(q, k, v, **kw):
+    torch.backends.cuda.enable_flash_sdp(False)
+    return _attend(q, k, v, **kw)
+
+
+def lowers_matmul_precision(q, k, v, **kw):
+    torch.set_float32_matmul_precision("medium")
+    return _attend(q, k, v, **kw)
+
+
+def sabotages_torch(q, k, v, **kw):
+    """Replaces a torch function the worker's own soundness check calls: the failure is outside the job."""
+    torch.get_num_threads = lambda: 1 / 0
+    return _attend(q, k, v, **kw)
+
+
+def interrupts(q, k, v, **kw):
+    raise KeyboardInterrupt("a kernel that raises KeyboardInterrupt")
+
+
+def exits(q, k, v, **kw):
+    raise SystemExit(0)  # exit code 0: still only this job's end

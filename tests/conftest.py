@@ -81,3 +81,21 @@ def write_rows(run_dir: Path, rows: list[dict]) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return run_dir
+
+
+def device(name: str = "cuda:0", gpu: str = "G", **software) -> dict:
+    """A manifest's device entry; `software` overrides torch_version, driver_version, power_limit_w..."""
+    return {"node": "n", "hostname": "h", "device": name, "compute": name, "gpu_name": gpu, "gpu_uuid": name,
+            "memory_gib": 80.0, "sm_count": 132, "compute_capability": "9.0", "torch_version": "2.11.0",
+            "cuda_version": "13.0", "cudnn_version": "91900", "driver_version": "580.1", "power_limit_w": 700.0,
+            **software}
+
+
+def write_run(run_dir: Path, rows: list[dict], devices: list[dict] | None = None) -> Path:
+    """A run directory as `sdpa-bench run` leaves it: the journal and a manifest naming its devices."""
+    write_rows(run_dir, rows)
+    devices = devices or [device(d, g) for d, g in dict.fromkeys((r["device"], r["gpu_name"]) for r in rows)]
+    (run_dir / "manifest.json").write_text(json.dumps({"config": {}, "sessions": [{
+        "started_at": "2026-11-25T10:00:00+00:00", "argv": [], "devices": devices,
+        "versions": {"python": "3.11", "ray": "2.60.0", "torch": "2.11.0"}}]}))
+    return run_dir

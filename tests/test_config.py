@@ -24,7 +24,7 @@ def test_every_shipped_config_loads_and_expands(path):
 def test_tutorial_shape_is_in_the_default_config_for_every_backend():
     specs = [j.spec for j in expand_config(load_config(ROOT / "configs" / "default.yaml")) if j.device_type == "cuda"
              and (j.spec.batch, j.spec.heads, j.spec.seq_len, j.spec.head_dim, j.spec.dtype) == (32, 32, 2048, 224, "float16")]
-    assert {s.backend for s in specs} == {"default", "math", "flash", "efficient", "cudnn"}
+    assert {s.backend for s in specs} == {"default", "math", "flash", "efficient", "cudnn", "fa4", "flex"}
 
 
 def test_a_scalar_stands_for_a_one_element_list(write_config):
@@ -75,4 +75,4 @@ def test_missing_config_file_and_missing_run_dir(tmp_path, capsys):
     assert main(["run", "-c", str(tmp_path / "nope.yaml")]) == 2
     assert "no such config file" in capsys.readouterr().err
     assert main(["report", str(tmp_path)]) == 2
-    assert "no results.jsonl here" in capsys.readouterr().err
+    assert "no manifest.json here" in capsys.readouterr().err

@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from jobs.correctness import causal_correctness
-from jobs.nanogpt import CausalSelfAttention
-from jobs.spec import JobSpec
-from jobs.timing import TimingConfig
-from orchestrator.devices import DeviceInfo
+from tests.nanogpt import CausalSelfAttention
+from base.point import JobSpec
+from base.settings import TimingConfig
+from base.schema import DeviceInfo
 from orchestrator.worker import run_job
 
 CPU = torch.device("cpu")

@@ -26,7 +26,7 @@ def test_smoke_run_leaves_journal_parquet_and_report(tmp_path):
     frame = pd.read_parquet(run_dir / "results.parquet")
     assert len(frame) == 20
     report = (run_dir / "report.md").read_text()
-    assert "| device | default | math | flash | efficient | cudnn |" in report
+    assert "| GPU model | default | math | flash | efficient | cudnn |" in report
     assert report.count("| unsupported | unsupported |") == 4  # failures shown in their cells
 
     (run_dir / "report.md").unlink()

@@ -27,7 +27,7 @@ def test_one_worker_per_fake_gpu(ray_fake_gpus):
 
 
 def load_config_timing():
-    from jobs.timing import TimingConfig
+    from base.settings import TimingConfig
     return TimingConfig(warmup_reps=1, warmup_ms=0, min_reps=3, max_reps=5, min_timed_ms=0, budget_s=0.1)
 
 

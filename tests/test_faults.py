@@ -11,7 +11,8 @@ from orchestrator.cluster import start_workers
 from orchestrator.config import ConfigError, MemoryBudget, load_config
 from orchestrator.driver import Slot, device_keys, drive, placement_key, plan_queues
 from orchestrator.launch import run_sweep
-from orchestrator.results import read_journal
+from base.journal import read_journal
+from base.manifest import read_manifest, record_devices, start_session
 from orchestrator.sink import RunSink
 from orchestrator.sweep import expand_config
 
@@ -38,10 +39,11 @@ def statuses(frame, device="cuda:0"):
 
 
 def test_each_fault_becomes_its_row_and_the_worker_goes_on(ray_fake_gpus, write_config, tmp_path):
-    frame = run(write_config, tmp_path, "oom, error, crash, hang, none")
-    assert len(frame) == 10 and frame["job_id"].is_unique  # 5 jobs x 2 devices, each once
+    frame = run(write_config, tmp_path, "oom, error, crash, exit, interrupt, hang, none")
+    assert len(frame) == 14 and frame["job_id"].is_unique  # 7 jobs x 2 devices, each once
     for device in ("cuda:0", "cuda:1"):
         assert statuses(frame, device) == [("oom", "oom", 1), ("error", "error", 1), ("crash", "crashed", 2),
+                                           ("exit", "crashed", 1), ("interrupt", "crashed", 1),
                                            ("hang", "timeout", 1), ("none", "ok", 1)]
     oom = frame[frame["fault"] == "oom"].iloc[0]
     assert "can't allocate memory: you tried to allocate 1125899906842624 bytes" in oom["error"]
@@ -58,7 +60,7 @@ def test_retries_are_configurable(ray_fake_gpus, write_config, tmp_path):
 
 def test_kill_9_of_a_worker_costs_only_its_running_job(ray_fake_gpus, write_config, tmp_path):
     """A real SIGKILL from outside, while the worker runs a long job; the other device never notices."""
-    path = write_config(FAULTS.format(faults="hang, none, none", retries=0).replace("job_timeout_s: 3", "job_timeout_s: 8"))
+    path = write_config(FAULTS.format(faults="hang, none, error", retries=0).replace("job_timeout_s: 3", "job_timeout_s: 8"))
     config = load_config(path)
     workers = start_workers(config.timing, MemoryBudget(), max_restarts=-1)
     infos = [info for _, info in workers]
@@ -67,7 +69,10 @@ def test_kill_9_of_a_worker_costs_only_its_running_job(ray_fake_gpus, write_conf
     slots = [Slot(w, i, k, queues[placement_key(i, k, "every_device")]) for (w, i), k in zip(workers, keys)]
     victim = next(s for s in slots if s.info.device == "cuda:0")
     pid = victim.info.pid
+    other_pid = next(s for s in slots if s.info.device == "cuda:1").info.pid
     (tmp_path / "run").mkdir()
+    start_session(tmp_path / "run", {}, [], {})
+    record_devices(tmp_path / "run", infos)
     sink = RunSink(tmp_path / "run", total=6)
     killer = threading.Timer(2.0, os.kill, (pid, signal.SIGKILL))
     killer.start()
@@ -79,9 +84,12 @@ def test_kill_9_of_a_worker_costs_only_its_running_job(ray_fake_gpus, write_conf
             ray_fake_gpus.kill(w)
     rows = read_journal(tmp_path / "run" / "results.jsonl")
     by_device = {d: [(r["fault"], r["status"]) for r in rows if r["device"] == d] for d in ("cuda:0", "cuda:1")}
-    assert by_device["cuda:0"] == [("hang", "crashed"), ("none", "ok"), ("none", "ok")]
+    assert by_device["cuda:0"] == [("hang", "crashed"), ("none", "ok"), ("error", "error")]
     # cuda:1 was never killed: its hang ran into the 8 s timeout instead of a crash
-    assert by_device["cuda:1"] == [("hang", "timeout"), ("none", "ok"), ("none", "ok")]
+    assert by_device["cuda:1"] == [("hang", "timeout"), ("none", "ok"), ("error", "error")]
+    # the manifest names the processes that live now: both were restarted (a kill, a timeout)
+    pids = {d["device"]: d["pid"] for d in read_manifest(tmp_path / "run")["sessions"][-1]["devices"]}
+    assert pids["cuda:0"] != pid and pids["cuda:1"] != other_pid
 
 
 def test_skip_larger_after_oom(ray_fake_gpus, write_config, tmp_path):

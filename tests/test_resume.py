@@ -10,12 +10,12 @@ import warnings
 
 import pytest
 
-from orchestrator.results import Journal, read_journal
+from base.journal import Journal, read_journal
 from tests.conftest import ROOT, run_cli
 
 # 24 points at ~0.3 s each: long enough to interrupt midway, short enough for CI.
 SLOW = """
-timing: {warmup_reps: 1, warmup_ms: 0, min_reps: 6, max_reps: 6, target_rel_ci: 0.0, budget_s: 10}
+timing: {warmup_reps: 1, warmup_ms: 300, min_reps: 6, max_reps: 6, target_rel_ci: 0.0, min_timed_ms: 0, budget_s: 10}
 sweeps:
   - name: slow
     grid: {batch: [1], heads: [2], seq_len: [16, 24, 32, 40, 48, 56], head_dim: [8], dtype: [float32],
@@ -75,7 +75,7 @@ def test_kill_9_midway_then_resume_runs_only_what_is_missing(write_config, tmp_p
     assert len(after) == TOTAL and len(set(after)) == TOTAL  # exactly one row per job
     assert after[:len(before)] == before  # nothing finished was lost or rewritten
     report = (run_dir / "report.md").read_text()
-    assert f"{TOTAL} jobs: ok {TOTAL}" in report
+    assert f"Jobs by status: ok {TOTAL}." in report
 
 
 def test_sigterm_stops_workers_and_reports_what_finished(write_config, tmp_path):
@@ -91,7 +91,7 @@ def test_sigterm_stops_workers_and_reports_what_finished(write_config, tmp_path)
     assert "interrupted; stopping workers and reporting what finished" in out
     rows = ids(run_dir)
     assert 3 <= len(rows) < TOTAL
-    assert f"{len(rows)} jobs: ok {len(rows)}" in (run_dir / "report.md").read_text()
+    assert f"Jobs by status: ok {len(rows)}." in (run_dir / "report.md").read_text()
     assert len(pd_rows(run_dir)) == len(rows)
 
 
@@ -102,18 +102,36 @@ def pd_rows(run_dir):
 
 def test_torn_last_line_is_skipped_with_a_warning_and_repaired_before_appending(tmp_path):
     path = tmp_path / "results.jsonl"
-    path.write_text('{"job_id": "a"}\n{"job_id": "b"}\n{"job_id": "c", "sta')
+    path.write_text('{"job_id": "a", "status": "ok"}\n{"job_id": "b", "status": "ok"}\n{"job_id": "c", "status": "o')
     with pytest.warns(UserWarning, match="torn last line"):
         assert [r["job_id"] for r in read_journal(path)] == ["a", "b"]
     with pytest.warns(UserWarning, match="dropping a torn last line"):
         journal = Journal(path)
-    journal.append({"job_id": "c"})
+    journal.append({"job_id": "c", "status": "ok"})
     journal.close()
     assert [json.loads(line)["job_id"] for line in path.read_text().splitlines()] == ["a", "b", "c"]
 
 
 def test_a_corrupt_line_in_the_middle_is_an_error_not_a_silent_loss(tmp_path):
     path = tmp_path / "results.jsonl"
-    path.write_text('{"job_id": "a"}\nnot json\n{"job_id": "c"}\n')
+    path.write_text('{"job_id": "a", "status": "ok"}\nnot json\n{"job_id": "c", "status": "ok"}\n')
     with pytest.raises(ValueError, match="results.jsonl:2: corrupt line"):
         read_journal(path)
+
+
+def test_sigterm_to_the_whole_process_group_reports_and_exits_130(write_config, tmp_path):
+    """What `timeout` and job schedulers do: every process of the group, Ray's own included, gets it."""
+    config, run_dir = write_config(SLOW), tmp_path / "run"
+    proc = start_run(config, run_dir)
+    try:
+        wait_for_rows(run_dir, 3, proc)
+        sent = time.monotonic()
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        kill_session(proc)
+    assert proc.returncode == 130, out[-2000:]
+    assert "report written to" in out
+    assert f"Jobs by status: ok {len(ids(run_dir))}." in (run_dir / "report.md").read_text()
+    assert took < 45, took  # not Ray's 60 s wait for its vanished control process

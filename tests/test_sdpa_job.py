@@ -1,14 +1,13 @@
 """The sdpa_benchmark job on the CPU: every mode, GQA, unequal lengths, unsupported backends."""
-import dataclasses
-
 import pytest
 import torch
 
 from jobs.sdpa_benchmark import build_call, make_inputs, sdpa_benchmark
-from jobs.spec import JobSpec, Unsupported
-from jobs.timing import TimingConfig
-from orchestrator.devices import DeviceInfo
-from orchestrator.results import make_result
+from base.point import JobSpec
+from jobs.spec import Unsupported
+from base.settings import TimingConfig
+from base.schema import DeviceInfo, make_result
+from orchestrator.worker import undeclared
 
 CPU = torch.device("cpu")
 FAST = TimingConfig(warmup_reps=1, warmup_ms=0, min_reps=3, max_reps=10, target_rel_ci=0.5, min_timed_ms=0, budget_s=0.2)
@@ -30,8 +29,9 @@ def test_every_mode_runs_and_reports_flat_metrics(mode, shape):
     assert outcome.metrics["timer"] == "perf_counter"
     # the metrics fit the row type exactly: no unknown or misspelled field
     info = DeviceInfo("n", "h", "cpu", "cpu", "cpu", "", None, None, "", "", "", "", "")
-    row = make_result("id", spec(mode=mode, **shape), info, "ok", metrics=outcome.metrics)
-    assert all(not isinstance(v, (list, dict, tuple)) for v in dataclasses.asdict(row).values())
+    row = make_result("id", spec(mode=mode, **shape), info, "ok", metrics=outcome.metrics).row()
+    assert all(not isinstance(v, (list, dict, tuple)) for v in row.values())
+    assert undeclared("sdpa_benchmark", outcome.metrics) == ""  # only fields the job declares
 
 
 def test_inputs_are_random_seeded_and_never_zero():

@@ -5,8 +5,8 @@ import torch
 
 from jobs.flops import attention_flops
 from jobs.sdpa_benchmark import sdpa_benchmark
-from jobs.spec import JobSpec
-from jobs.timing import TimingConfig
+from base.point import JobSpec
+from base.settings import TimingConfig
 
 FAST = TimingConfig(warmup_reps=1, warmup_ms=0, min_reps=6, max_reps=6, target_rel_ci=0.5, min_timed_ms=0, budget_s=0.2)
 

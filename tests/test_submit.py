@@ -61,7 +61,7 @@ sweeps:
     assert "SUCCEEDED; run directory in" in proc.stdout
     rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and {r["status"] for r in rows} == {"ok"}
-    assert "| device | math | flash |" in (run_dir / "report.md").read_text()
+    assert "| GPU model | math | flash |" in (run_dir / "report.md").read_text()
     assert (run_dir / "results.parquet").exists() and (run_dir / "manifest.json").exists()
     if env["RAY_AUTH_MODE"] == "token":  # and the token is really required
         no_token = {k: v for k, v in env.items() if k != "RAY_AUTH_TOKEN"}

@@ -3,7 +3,8 @@ import time
 
 import torch
 
-from jobs.timing import TimingConfig, Warmed, median_ci, stop_reason, summarize, time_callable
+from base.settings import TimingConfig
+from jobs.timing import Warmed, median_ci, stop_reason, summarize, time_callable
 
 
 def test_summary_of_known_samples():
