@@ -9,6 +9,8 @@ active, so a number can be read for what it is.
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import torch
 
@@ -63,3 +65,34 @@ class GpuMonitor:
                 "power_mean_w": sum(self.power_mw) / len(self.power_mw) / 1e3, "gpu_temp_max_c": max(self.temps_c),
                 "throttle_reasons": reason_names(self.bits & ~0x1),  # idle between batches is not a throttle
                 "gpu_other_processes": self.other_processes()}
+
+
+class NvmlSampler(threading.Thread):
+    """(time, SM MHz, watts, throttle-reason bits) of GPU 0 every 2 ms, on a thread of its own:
+    what the card did during a measurement, finer than GpuMonitor's once-per-batch reads."""
+
+    def __init__(self, period_s: float = 0.002):
+        super().__init__(daemon=True)
+        pynvml.nvmlInit()
+        self.handle, self.period_s = pynvml.nvmlDeviceGetHandleByIndex(0), period_s
+        self.samples: list[tuple[float, int, float, int]] = []
+        self.stop = False
+
+    def run(self) -> None:
+        h = self.handle
+        while not self.stop:
+            self.samples.append((time.perf_counter(), pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM),
+                                 pynvml.nvmlDeviceGetPowerUsage(h) / 1e3,
+                                 pynvml.nvmlDeviceGetCurrentClocksThrottleReasons(h)))
+            time.sleep(self.period_s)
+
+    def window(self, t0: float, t1: float) -> dict:
+        """Mean and lowest SM clock, mean power and every throttle reason seen between t0 and t1."""
+        s = [x for x in self.samples if t0 <= x[0] <= t1]
+        if not s:
+            return {}
+        bits = 0
+        for x in s:
+            bits |= x[3]
+        return {"sm_mhz_mean": sum(x[1] for x in s) / len(s), "sm_mhz_min": min(x[1] for x in s),
+                "power_w_mean": sum(x[2] for x in s) / len(s), "throttle": reason_names(bits & ~0x1), "n": len(s)}
