@@ -1,7 +1,7 @@
 """Reading runs back: results as pandas DataFrames, and the reports built from them.
 
     from analysis import load_runs
-    frame = load_runs(["runs/h100", "runs/a100"])   # one tidy frame, a `run` column, versions joined
+    frame = load_runs(["runs/h100", "runs/h200"])   # one tidy frame, a `run` column, versions joined
 """
 from analysis.compare import compare
 from analysis.frame import load_results, load_runs

@@ -1,60 +1,135 @@
-"""Report sections that look across the whole run: summary, cross-GPU comparison, failure counts."""
-from __future__ import annotations
+"""The report's detail sections: every point's speed and correctness, failures, devices.
 
-import datetime
+Speed tables have a row per GPU model and a column per implementation; a cell is the median over
+the model's devices and runs (`analysis.cells`), with `n` and their spread where more than one.
+"""
+from __future__ import annotations
 
 import pandas as pd
 
-from analysis.frame import SHAPE_COLUMNS
-
-POINT = [c for c in SHAPE_COLUMNS if c != "sweep"]
-
-
-def summary_lines(frame: pd.DataFrame, manifest: dict) -> list[str]:
-    """Devices by model and node, versions, points by status, wall time."""
-    devices = pd.DataFrame(manifest["sessions"][-1]["devices"])
-    models = devices.groupby("gpu_name").agg(count=("device", "size"), nodes=("node", "nunique"))
-    stamps = pd.to_datetime(frame["finished_at"], format="ISO8601", errors="coerce")
-    started = datetime.datetime.fromisoformat(manifest["sessions"][0]["started_at"])
-    wall = (stamps.max().to_pydatetime() - started).total_seconds() if stamps.notna().any() else float("nan")
-    versions = manifest["sessions"][-1]["versions"]
-    counts = ", ".join(f"{s} {n}" for s, n in frame["status"].value_counts().items()) or "none"
-    timers = ", ".join(f"{t} {n}" for t, n in frame["timer"].value_counts().items()) or "none"
-    return ["| GPU model | devices | nodes |", "|---|---|---|",
-            *[f"| {m} | {r['count']} | {r['nodes']} |" for m, r in models.iterrows()], "",
-            f"Jobs by status: {counts}. Timed rows by timer: {timers}. Wall time: {wall:.0f} s. "
-            f"Driver: Python {versions['python']}, Ray {versions['ray']}, torch {versions['torch']}.", ""]
+from analysis.cells import POINT, benchmark_rows, status_cells, timed_cells
+from analysis.document import Section, Table
+from base.point import point_label
 
 
-def cross_device_lines(frame: pd.DataFrame) -> list[str]:
-    """Per backend, each GPU model's median time relative to the first model, on shared points;
-    and whether the fastest backend differs between models."""
-    ok = frame[(frame["job"] == "sdpa_benchmark") & (frame["status"] == "ok")]
-    models = list(dict.fromkeys(ok["gpu_name"]))
-    if len(models) < 2:
-        return ["One GPU model in this run: nothing to compare across models.", ""]
-    per_model = ok.groupby(POINT + ["backend", "gpu_name"])["median_ms"].median().unstack("gpu_name")
-    shared = per_model.dropna()  # (point, backend) pairs every model ran: the ratios' basis
-    base = models[0]
-    ratio = shared.div(shared[base], axis=0).groupby("backend").median()
-    lines = [f"Median time relative to {base} (lower is faster), over the points every model ran:", "",
-             "| backend | " + " | ".join(models) + " |", "|---" * (len(models) + 1) + "|"]
-    lines += [f"| {b} | " + " | ".join(f"{r[m]:.2f}×" for m in models) + " |" for b, r in ratio.iterrows()]
-    # each model's fastest from all it ran at a point (a backend one model lacks counts too)
-    ran = per_model.notna().groupby(level=POINT).any().all(axis=1)
-    best = per_model[ran.reindex(per_model.index.droplevel("backend")).to_numpy()].groupby(level=POINT).idxmin()
-    differs = sum(len({best.loc[p, m][-1] for m in models}) > 1 for p in best.index)
-    lines += ["", f"The fastest backend differs between GPU models at {differs} of {len(best)} shared points.", ""]
-    return lines
+def point_title(key: tuple) -> str:
+    p = dict(zip(POINT, key))
+    return f"{p['sweep']}: {point_label(p)}, {p['inputs']} inputs"
 
 
-def failure_count_lines(frame: pd.DataFrame) -> list[str]:
-    """Device × backend: how many jobs ended oom, unsupported, crashed, timeout, skipped, error."""
-    bad = frame[frame["status"] != "ok"]
+def point_tables(long: pd.DataFrame, row: str, first_header: str) -> list[Section]:
+    """One table per point (in first-seen order): a row per value of `row`, a column per
+    implementation that ran there, each cell the `text` of its long-format row, "—" where none."""
+    impls = list(dict.fromkeys(long["implementation"]))
+    points: dict[tuple, dict[str, dict[str, str]]] = {}
+    for key, label, impl, text in zip(long[POINT].itertuples(index=False, name=None), long[row],
+                                      long["implementation"], long["text"]):
+        points.setdefault(key, {}).setdefault(label, {})[impl] = text
+    out = []
+    for key, rows in points.items():
+        used = [i for i in impls if any(i in cells for cells in rows.values())]
+        table = Table([first_header, *used],
+                      [[label, *(cells.get(i, "—") for i in used)] for label, cells in rows.items()])
+        out.append(Section(point_title(key), [table], level=3))
+    return out
+
+
+def speed_text(c: dict) -> str:
+    """median ms · TFLOPS · % of peak · × math · × default (→ what default ran) · n and spread; bold if best."""
+    text = f"{c['median_ms']:.4g} ms · {c['tflops']:.3g} TFLOPS"
+    text += f" · {c['pct_of_peak']:.0f}% of peak" if pd.notna(c["pct_of_peak"]) else ""
+    for name in ("math", "default"):
+        if pd.notna(c[f"{name}_ms"]) and c["implementation"] != name:
+            text += f" · {c[f'{name}_ms'] / c['median_ms']:.3g}× {name}"
+    if c["implementation"] == "default" and isinstance(c["dispatched"], str) and c["dispatched"]:
+        text += f" (→ {c['dispatched']})"
+    text += f" (n={c['n']}, spread {100 * c['spread']:.1f}%)" if c["n"] > 1 else ""
+    return f"**{text}**" if c["best"] else text
+
+
+def with_references(cells: pd.DataFrame) -> pd.DataFrame:
+    """Adds math_ms and default_ms (that implementation's time at the point, same GPU model) and
+    `best` (the fastest there)."""
+    where = [*POINT, "gpu_name"]
+    for name in ("math", "default"):
+        ref = cells[cells["implementation"] == name].drop_duplicates(where).set_index(where)["median_ms"]
+        cells = cells.join(ref.rename(f"{name}_ms"), on=where)
+    fastest = cells.groupby(where, dropna=False, sort=False)["median_ms"].transform("min")
+    return cells.assign(best=cells["median_ms"] == fastest)
+
+
+def speed_sections(frame: pd.DataFrame) -> list[Section]:
+    cells, statuses = timed_cells(frame), status_cells(frame)
+    if cells.empty and statuses.empty:
+        return [Section("Speed per point", ["No benchmark job in these runs."])]
+    cells = with_references(cells)
+    keys = [*POINT, "gpu_name", "implementation"]
+    timed = cells[keys].assign(text=[speed_text(c) for c in cells.to_dict("records")])
+    # a cell shows its time if any device or run timed it, its statuses only where none did
+    texts = pd.concat([timed, statuses], ignore_index=True).drop_duplicates(keys, keep="first")
+    order = benchmark_rows(frame)[keys].drop_duplicates()
+    long = order.merge(texts, on=keys)
+    head = Section("Speed per point", [
+        "Median time per call, achieved TFLOPS (FLOPs as in docs/methods.md), % of the device's measured matmul "
+        "peak, speed-up over math and default; the fastest per GPU model in bold; a cell without a time shows its "
+        "status; n and spread where several devices or runs of one GPU model timed the point."])
+    return [head, *point_tables(long, "gpu_name", "GPU model")]
+
+
+CHECK_COLUMNS = ["status", "passed", "err_ratio", "max_abs_err", "grad_err_ratio", "empty_rows"]
+
+
+def check_text(r: dict) -> str:
+    """pass/FAIL · error ratio · max abs error · gradients' ratio · what empty rows returned."""
+    if r["status"] != "ok":
+        return r["status"]
+    text = f"{'pass' if r['passed'] else '**FAIL**'} · {r['err_ratio']:.2g}× · {r['max_abs_err']:.2g}"
+    text += f" · grads {r['grad_err_ratio']:.2g}×" if pd.notna(r["grad_err_ratio"]) else ""
+    return text + (f" · empty rows: {r['empty_rows']}" if pd.notna(r["empty_rows"]) and r["empty_rows"] else "")
+
+
+def correctness_sections(frame: pd.DataFrame) -> list[Section]:
+    rows = frame[frame["job"] == "causal_correctness"]
+    if rows.empty:
+        return [Section("Correctness per point", ["No correctness job in these runs."])]
+    rows = rows.drop_duplicates([*POINT, "run", "device_label", "implementation"], keep="last")
+    long = rows[[*POINT, "implementation"]].assign(
+        where=rows["run"] + ": " + rows["device_label"],
+        text=[check_text(r) for r in rows[CHECK_COLUMNS].to_dict("records")])
+    head = Section("Correctness per point", [
+        "Each implementation against softmax(QKᵀ/√d)V in float64: pass/FAIL, max abs error as a multiple of the same "
+        "formula's error in the input dtype (the rule allows 2×), max abs error, and the gradients' worst multiple "
+        "when checked. Rows: device of each run."])
+    return [head, *point_tables(long, "where", "device")]
+
+
+def failure_section(frame: pd.DataFrame) -> Section:
+    """Counts per device × implementation, then each distinct reason once with how many jobs it stopped."""
+    failed_check = (frame["status"] == "ok") & (frame["passed"] == False)  # noqa: E712 - nullable column
+    bad = frame[(frame["status"] != "ok") | failed_check].copy()
     if bad.empty:
-        return []
-    counts = bad.groupby(["device_label", "backend", "status"]).size()
-    cells = counts.groupby(level=["device_label", "backend"]).apply(
-        lambda c: ", ".join(f"{status} {n}" for (_, _, status), n in c.items())).unstack("backend").fillna("")
-    return ["| device | " + " | ".join(cells.columns) + " |", "|---" * (len(cells.columns) + 1) + "|",
-            *[f"| {d} | " + " | ".join(row) + " |" for d, row in zip(cells.index, cells.values)], ""]
+        return Section("Failures", ["None."])
+    bad.loc[failed_check, "status"] = "check failed"
+    bad.loc[failed_check, "error"] = bad.loc[failed_check, "check"]
+    counts = bad.groupby(["device_label", "implementation", "status"], sort=False).size()
+    impls = list(dict.fromkeys(bad["implementation"]))
+    table = Table(["device", *impls], [
+        [label, *(", ".join(f"{s} {n}" for (_, i, s), n in mine.items() if i == impl) for impl in impls)]
+        for label, mine in counts.groupby(level="device_label", sort=False)])
+    reasons = bad.assign(reason=bad["error"].fillna("").str.split("\n").str[0].str[:300])
+    grouped = reasons.groupby(["status", "implementation", "reason"], sort=False).size()
+    return Section("Failures", [table, [f"**{s}** `{i}` ×{n}: {r}" for (s, i, r), n in grouped.items()]])
+
+
+def device_section(manifests: dict[str, dict]) -> Section:
+    rows = []
+    for run, manifest in manifests.items():
+        session = manifest["sessions"][-1] if manifest["sessions"] else {"devices": []}
+        for d in session.get("devices", []):
+            rows.append([run, d.get("hostname", ""), d.get("device", ""), d.get("gpu_name", ""),
+                         d.get("gpu_uuid") or "—",
+                         str(d.get("sm_count") or "—"), str(d.get("sm_clock_max_mhz") or "—"),
+                         f"{d['power_limit_w']:.0f} W" if d.get("power_limit_w") else "—", d.get("torch_version", ""),
+                         d.get("cuda_version") or "—", d.get("cudnn_version") or "—", d.get("driver_version") or "—"])
+    return Section("Devices", [Table(["run", "host", "device", "GPU", "UUID", "SMs", "max SM MHz", "power limit",
+                                      "torch", "CUDA", "cuDNN", "driver"], rows)])
