@@ -25,12 +25,14 @@ from pathlib import Path
 
 import pynvml
 
-from analysis.frame import SHAPE_COLUMNS, load_results
+from analysis.cells import POINT
+from analysis.frame import load_results
 
 
 def cli(args: list[str], out: Path, name: str, **popen) -> subprocess.Popen:
     log = open(out / f"{name}.log", "w")
-    return subprocess.Popen([sys.executable, "-m", "orchestrator", *args], stdout=log, stderr=subprocess.STDOUT, **popen)
+    return subprocess.Popen([sys.executable, "-m", "orchestrator", *args], stdout=log, stderr=subprocess.STDOUT,
+                            **popen)
 
 
 class GpuProcesses(threading.Thread):
@@ -63,7 +65,9 @@ def step_default(out: Path) -> dict:
     devices = manifest_devices(out / "default")
     workers = {d["pid"]: d["gpu_uuid"] for d in devices}
     own_gpu_only = {pid: watcher.seen.get(pid) == {uuid} for pid, uuid in workers.items()}
-    return {"rc": rc, "workers": workers, "cuda_visible_devices": {d["device"]: d["cuda_visible_devices"] for d in devices}, "nvml_seen": {p: sorted(u) for p, u in watcher.seen.items()},
+    return {"rc": rc, "workers": workers,
+            "cuda_visible_devices": {d["device"]: d["cuda_visible_devices"] for d in devices},
+            "nvml_seen": {p: sorted(u) for p, u in watcher.seen.items()},
             "each_worker_on_its_own_gpu_only": own_gpu_only}
 
 
@@ -84,14 +88,15 @@ def step_isolation(out: Path) -> dict:
     counts = frame.groupby(["device", "status"]).size()
     return {"rc": rc, "killed_pid": victim, "killed_at": killed_at, "math_status_by_device": math,
             "status_by_device": {f"{device} {status}": int(n) for (device, status), n in counts.items()},
-            "retried_rows": frame[frame.attempt > 1][["device", "sweep", "backend", "status", "attempt"]].to_dict("records"),
+            "retried_rows": frame[frame.attempt > 1][["device", "sweep", "backend", "status", "attempt"]].to_dict(
+                "records"),
             "rows_after_kill_by_device": after.device.value_counts().to_dict()}
 
 
 def step_agreement(out: Path) -> dict:
     """Per benchmark point of the default run, each GPU's median against cuda:0's, in percent."""
     ok = load_results(out / "default").query("job == 'sdpa_benchmark' and status == 'ok'")
-    table = ok.pivot_table(index=[*SHAPE_COLUMNS, "backend"], columns="device", values="median_ms")
+    table = ok.pivot_table(index=[*POINT, "implementation"], columns="device", values="median_ms")
     diffs = {dev: (100 * (table[dev] / table["cuda:0"] - 1)).dropna() for dev in table.columns if dev != "cuda:0"}
     return {dev: {"points": len(d), "median_abs_pct": float(d.abs().median()), "max_abs_pct": float(d.abs().max()),
                   "within_2pct": int((d.abs() <= 2).sum()), "worst": " ".join(map(str, d.abs().idxmax()))}

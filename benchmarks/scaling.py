@@ -18,13 +18,14 @@ import ray
 import yaml
 
 from analysis.frame import load_results
-from orchestrator.config import Config, parse
+from orchestrator.config import config_from_data
 from orchestrator.launch import run_sweep
 
 CPU_SWEEP = {"run": {"placement": "spread", "measure_ceilings": False},
          "timing": {"warmup_reps": 1, "warmup_ms": 50, "min_reps": 6, "max_reps": 6, "target_rel_ci": 0.0},
          "sweeps": [{"name": "scaling", "grid": {"batch": [2], "heads": [8], "seq_len": [128, 192, 256, 320],
-                                                 "head_dim": [64], "dtype": ["float32"], "causal": [False, True], "mode": ["fwd", "fwd_bwd"],
+                                                 "head_dim": [64], "dtype": ["float32"], "causal": [False, True],
+                                                 "mode": ["fwd", "fwd_bwd"],
                                                  "backend": ["math", "flash"], "inputs": ["randn", "rand"]}}]}
 # On real GPUs: 96 points a GPU benchmark would run, 0.1-1 s each (100 ms warmup).
 GPU_SWEEP = {"run": {"placement": "spread", "measure_ceilings": False}, "timing": {"warmup_ms": 100},
@@ -44,7 +45,7 @@ def throughput(devices: int, real: bool) -> tuple[float, int]:
         ray.init(address="local", num_cpus=devices, num_gpus=devices, include_dashboard=False, log_to_driver=False)
     sweep = GPU_SWEEP if real else CPU_SWEEP
     run_dir = Path(tempfile.mkdtemp()) / "run"
-    run_sweep(parse(Config, sweep, "config"), yaml.safe_dump(sweep), run_dir, address=None)
+    run_sweep(config_from_data(sweep), yaml.safe_dump(sweep), run_dir, address=None)
     frame = load_results(run_dir)
     ray.shutdown()
     # the driver loop's span: first job's start (its finish minus its duration) to the last finish

@@ -33,12 +33,13 @@ import yaml
 from triton.testing import do_bench
 
 from analysis.frame import load_results
-from clock_check import Sampler, phase
+from base.point import SPEC_FIELDS, JobSpec
+from base.settings import TimingConfig
 from jobs.backends import forced
+from jobs.gpu_state import NvmlSampler as Sampler
 from jobs.sdpa_benchmark import build_call, make_inputs
-from jobs.spec import JobSpec
-from jobs.timing import TimingConfig, summarize, time_callable
-from orchestrator.config import Config, parse
+from jobs.timing import summarize, time_callable
+from orchestrator.config import config_from_data
 from orchestrator.launch import run_sweep
 
 BACKENDS = ["default", "math", "flash", "efficient", "cudnn"]
@@ -66,25 +67,33 @@ def fa_config() -> dict:
 def run_through_sdpa_bench(config: dict, run_dir: Path):
     """Fresh Ray each time, so start-up is inside the measured wall time."""
     t0 = time.perf_counter()
-    run_sweep(parse(Config, config, "config"), yaml.safe_dump(config), run_dir, address=None)
+    run_sweep(config_from_data(config), yaml.safe_dump(config), run_dir, address=None)
     wall = time.perf_counter() - t0
     ray.shutdown()
     return load_results(run_dir), wall
 
 
+def phase(sampler: Sampler, name: str, run) -> dict:
+    t0 = time.perf_counter()
+    median = run()
+    t1 = time.perf_counter()
+    return {"phase": name, "median_ms": median, "wall_s": t1 - t0, **sampler.window(t0, t1)}
+
+
 def spec_of(row) -> JobSpec:
-    fields = JobSpec.__dataclass_fields__
-    return JobSpec(**{k: (row[k].item() if hasattr(row[k], "item") else row[k]) for k in fields})
+    row = row._asdict() if hasattr(row, "_asdict") else row
+    return JobSpec(**{k: (row[k].item() if hasattr(row[k], "item") else row[k]) for k in SPEC_FIELDS})
 
 
 def in_process(spec: JobSpec, sampler: Sampler) -> list[dict]:
     """sdpa-bench's timer and do_bench in turn on one callable, each with the power state it ran in."""
     device = torch.device("cuda:0")
     q, k, v = make_inputs(spec, device, grad=spec.mode != "fwd")
-    protocols = [("sdpa_timer", lambda fn: summarize(time_callable(fn, device, TimingConfig()).times_ms).median_ms),
-                 ("do_bench", lambda fn: do_bench(fn, return_mode="median")),
+    def ours(fn):
+        return summarize(time_callable(fn, device, TimingConfig()).times_ms).median_ms
+    protocols = [("sdpa_timer", ours), ("do_bench", lambda fn: do_bench(fn, return_mode="median")),
                  ("do_bench_sustained", lambda fn: do_bench(fn, warmup=500, rep=1000, return_mode="median")),
-                 ("sdpa_timer_again", lambda fn: summarize(time_callable(fn, device, TimingConfig()).times_ms).median_ms)]
+                 ("sdpa_timer_again", ours)]
     with forced(spec, device):
         fn = build_call(spec, q, k, v)
         return [phase(sampler, name, lambda: measure(fn)) for name, measure in protocols]
@@ -103,7 +112,8 @@ def part_a(out: Path) -> list[dict]:
         rows.append({"backend": backend, "run1_ms": r1.median_ms, "run2_ms": r2.median_ms, "do_bench_ms": burst,
                      "do_bench_sustained_ms": sustained, "vs_do_bench_pct": 100 * (r1.median_ms / burst - 1),
                      "vs_sustained_pct": 100 * (r1.median_ms / sustained - 1),
-                     "repeat_pct": 100 * (r2.median_ms / r1.median_ms - 1), "n_reps": int(r1.n_reps), "ci_rel": r1.ci_rel,
+                     "repeat_pct": 100 * (r2.median_ms / r1.median_ms - 1), "n_reps": int(r1.n_reps),
+                     "ci_rel": r1.ci_rel,
                      "stop_reason": r1.stop_reason, "dispatched": r1.dispatched, "throttle": r1.throttle_reasons,
                      **{f"run{i}_{k}": r[k] for i, r in ((1, r1), (2, r2))
                         for k in ("sm_clock_mhz", "power_mean_w", "gpu_temp_max_c", "n_reps")},
@@ -127,7 +137,8 @@ def sdpa_bench_run(config: Path, out: Path, i: int) -> dict:
                          out / f"run_b{i}.log")
     frame = load_results(run_dir)
     ok = frame[frame.status == "ok"]
-    return {"wall_s": wall, "startup_s": json.loads((run_dir / "manifest.json").read_text())["sessions"][-1]["startup_s"],
+    startup = json.loads((run_dir / "manifest.json").read_text())["sessions"][-1]["startup_s"]
+    return {"wall_s": wall, "startup_s": startup,
             "jobs_s": float(frame.duration_s.sum()), "points": len(frame), "ok": len(ok),
             "converged": int((ok.stop_reason == "converged").sum()), "reps": int(ok.n_reps.sum()),
             "status_counts": frame.status.value_counts().to_dict(), "frame": frame}
@@ -158,7 +169,8 @@ def part_b(out: Path) -> dict:
     config.write_text(yaml.safe_dump(fa_config()))
     cache_before = jit_cache_mib()
     warm = do_bench_run(config, out, 0, "--once")
-    warm_pass = {"wall_s": warm["wall_s"], "points_s": warm["points_s"], "jit_cache_mib": [cache_before, jit_cache_mib()],
+    warm_pass = {"wall_s": warm["wall_s"], "points_s": warm["points_s"],
+                 "jit_cache_mib": [cache_before, jit_cache_mib()],
                  "devices_s": timed_process([sys.executable, "-m", "orchestrator", "devices"], out / "devices.log")}
     runs = {"sdpa_bench": [], "do_bench": []}
     for i, (name, run) in enumerate([("sdpa_bench", sdpa_bench_run), ("do_bench", do_bench_run),
@@ -171,7 +183,8 @@ def part_b(out: Path) -> dict:
     frame = sdpa[0].pop("frame")
     sdpa[1].pop("frame")
     refs = {p["point"]: p["median_ms"] for p in loops[0]["points"]}
-    mine = {f"{spec_of(r).backend} {spec_of(r).label()}": r.median_ms for _, r in frame.iterrows() if r.status == "ok"}
+    mine = {f"{r.implementation} {r.sweep} {spec_of(r).label()}": r.median_ms for r in frame.itertuples()
+            if r.status == "ok"}
     diffs = [100 * (ms / refs[point] - 1) for point, ms in mine.items() if refs.get(point)]
     return {"warm_pass": warm_pass, "sdpa_bench": sdpa, "do_bench": loops, "ratio": ratio, "points_ratio": points_ratio,
             "max_abs_vs_do_bench_pct": max(map(abs, diffs)), "median_vs_do_bench_pct": float(np.median(diffs)),
@@ -184,18 +197,19 @@ def main(out: Path, parts: str) -> None:
     b = part_b(out) if "b" in parts else {}
     (out / "timer_check.json").write_text(json.dumps({"a": a, "b": b}, indent=1, default=str))
     print("\n(a) tutorial shape: sdpa-bench vs triton do_bench (median ms)")
-    print(f"{'backend':<10}{'run1':>9}{'run2':>9}{'db':>9}{'db 1s':>9}{'vs db%':>8}{'vs 1s%':>8}{'rep %':>7}{'reps':>5}"
-          f"{'ci %':>6}  MHz, W, C (run 1 | run 2)  throttle")
+    print(f"{'backend':<10}{'run1':>9}{'run2':>9}{'db':>9}{'db 1s':>9}{'vs db%':>8}{'vs 1s%':>8}{'rep %':>7}"
+          f"{'reps':>5}{'ci %':>6}  MHz, W, C (run 1 | run 2)  throttle")
     for r in a:
-        state = " | ".join(f"{r[f'run{i}_sm_clock_mhz']:.0f} {r[f'run{i}_power_mean_w']:.0f} {r[f'run{i}_gpu_temp_max_c']}"
-                           for i in (1, 2))
-        print(f"{r['backend']:<10}{r['run1_ms']:>9.3f}{r['run2_ms']:>9.3f}{r['do_bench_ms']:>9.3f}{r['do_bench_sustained_ms']:>9.3f}"
+        state = " | ".join(f"{r[f'run{i}_sm_clock_mhz']:.0f} {r[f'run{i}_power_mean_w']:.0f} "
+                           f"{r[f'run{i}_gpu_temp_max_c']}" for i in (1, 2))
+        print(f"{r['backend']:<10}{r['run1_ms']:>9.3f}{r['run2_ms']:>9.3f}{r['do_bench_ms']:>9.3f}"
+              f"{r['do_bench_sustained_ms']:>9.3f}"
               f"{r['vs_do_bench_pct']:>8.2f}{r['vs_sustained_pct']:>8.2f}{r['repeat_pct']:>7.2f}{r['n_reps']:>5}"
               f"{100 * r['ci_rel']:>6.2f}  {state}  {r['throttle']}")
     print("\n(a') the same callables in this process: median ms @ mean SM MHz, mean W")
     for r in a:
-        print(f"{r['backend']:<10}" + "  ".join(f"{m['phase']} {m['median_ms']:.3f} @ {m.get('sm_mhz_mean', 0):.0f} MHz "
-                                                 f"{m.get('power_w_mean', 0):.0f} W" for m in r["in_process"]))
+        print(f"{r['backend']:<10}" + "  ".join(f"{m['phase']} {m['median_ms']:.3f} @ {m.get('sm_mhz_mean', 0):.0f} "
+                                                 f"MHz {m.get('power_w_mean', 0):.0f} W" for m in r["in_process"]))
     if not b:
         return
     w = b["warm_pass"]
@@ -206,7 +220,8 @@ def main(out: Path, parts: str) -> None:
           f"do_bench loop {walls['do_bench']}: ratio {b['ratio']:.2f}; against the loop's points alone "
           f"{b['points_ratio']:.2f}")
     for r in b["sdpa_bench"]:
-        print(f"    sdpa-bench: {r['points']} points {r['status_counts']}, {r['converged']}/{r['ok']} ok points converged, "
+        print(f"    sdpa-bench: {r['points']} points {r['status_counts']}, {r['converged']}/{r['ok']} ok points "
+              "converged, "
               f"{r['reps']} reps; Ray {r['startup_s']['ray']} s, workers {r['startup_s']['workers']} s, "
               f"jobs {r['jobs_s']:.1f} s, rest {r['wall_s'] - sum(r['startup_s'].values()) - r['jobs_s']:.1f} s")
     for r in b["do_bench"]:
