@@ -122,10 +122,21 @@ def run_sweep(config: Config, config_text: str, run_dir: Path, address: str | No
     return RunOutcome(write_report([run_dir]), interrupted)
 
 
+def plan_slots(config: Config, jobs, done: set[str], workers: list) -> list:
+    """One Slot per worker, each with the queue of jobs its placement key still has to run."""
+    from orchestrator.driver import Slot, device_keys, placement_key, plan_queues
+
+    infos = [info for _, info in workers]
+    keys = device_keys(infos)
+    queues = plan_queues(jobs, list(zip(infos, keys)), config.run.placement, done)
+    return [Slot(w, info, key, queues[placement_key(info, key, config.run.placement)])
+            for (w, info), key in zip(workers, keys)]
+
+
 def drive_run(config: Config, jobs, done: set[str], run_dir: Path, address: str | None) -> bool:
     """Start the workers and drive every job; True if interrupted. Ray is imported here."""
     from orchestrator.cluster import connect, start_workers, stop_workers
-    from orchestrator.driver import Slot, device_keys, drive, placement_key, plan_queues
+    from orchestrator.driver import drive
     from orchestrator.sink import RunSink
 
     workers, sink, previous = [], None, signal.getsignal(signal.SIGTERM)
@@ -137,15 +148,12 @@ def drive_run(config: Config, jobs, done: set[str], run_dir: Path, address: str 
         t1 = time.perf_counter()
         workers = start_workers(config.timing, config.run.memory_budget, WORKER_MAX_RESTARTS)
         startup_s = {"ray": round(t1 - t0, 2), "workers": round(time.perf_counter() - t1, 2)}
-        infos = [info for _, info in workers]
-        record_devices(run_dir, infos, startup_s)
-        keys = device_keys(infos)
-        queues = plan_queues(jobs, list(zip(infos, keys)), config.run.placement, done)
-        slots = [Slot(w, info, key, queues[placement_key(info, key, config.run.placement)])
-                 for (w, info), key in zip(workers, keys)]
-        sink = RunSink(run_dir, total=sum(len(q) for q in queues.values()))
+        record_devices(run_dir, [info for _, info in workers], startup_s)
+        slots = plan_slots(config, jobs, done, workers)
+        queues = {id(s.queue): s.queue for s in slots}  # workers of one placement key share a queue
+        sink = RunSink(run_dir, total=sum(map(len, queues.values())))
         print(f"sdpa-bench: {sink.total} jobs on {len(slots)} worker(s) "
-              f"({', '.join(sorted({i.gpu_name for i in infos}))}); {len(done)} already done; "
+              f"({', '.join(sorted({s.info.gpu_name for s in slots}))}); {len(done)} already done; "
               f"Ray up in {startup_s['ray']} s, workers in {startup_s['workers']} s", flush=True)
         drive(slots, config.run, sink)
         return False
