@@ -50,6 +50,17 @@ def attempt_job(spec: JobSpec, device: torch.device, timing: TimingConfig) -> tu
         return "crashed", f"the job raised {failure_text(err)}", Outcome()
 
 
+def fits(value: object, kind: type) -> bool:
+    """Whether a metric value can sit in a column of `kind` (None always can; ints fit float columns)."""
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return kind is bool
+    if isinstance(value, int):
+        return kind in (int, float) and -INT64 <= value < INT64
+    return isinstance(value, kind)
+
+
 def undeclared(job: str, metrics: object) -> str:
     """Why the job's metrics break its declaration in jobs.JOBS ("" if they keep it)."""
     if not isinstance(metrics, dict):
@@ -58,11 +69,8 @@ def undeclared(job: str, metrics: object) -> str:
     for key, value in metrics.items():
         if key not in fields:
             return f"job {job} returned {key!r}, a field it does not declare in jobs.JOBS ({', '.join(fields)})"
-        kind = fields[key]
-        fits = value is None or (isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))) \
-            or (kind is float and isinstance(value, int) and not isinstance(value, bool))
-        if not fits or (isinstance(value, int) and not -INT64 <= value < INT64):
-            return f"job {job} returned {key}={value!r:.60}, not a {kind.__name__} (declared in jobs.JOBS)"
+        if not fits(value, fields[key]):
+            return f"job {job} returned {key}={value!r:.60}, not a {fields[key].__name__} (declared in jobs.JOBS)"
     return ""
 
 

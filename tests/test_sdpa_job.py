@@ -55,3 +55,15 @@ def test_gqa_output_matches_repeated_kv_heads():
 def test_a_backend_without_a_cpu_kernel_is_unsupported_with_torch_reason(backend):
     with pytest.raises(Unsupported, match=f"{backend} on cpu has no kernel for this input: No viable backend"):
         sdpa_benchmark(spec(backend=backend), CPU, FAST)
+
+
+@pytest.mark.parametrize("metrics,complaint", [
+    ({"median_ms": 1}, ""),  # an int fits a float column
+    ({"median_ms": None, "passed": None}, "'passed', a field it does not declare"),
+    ({"n_reps": True}, "n_reps=True, not a int"),
+    ({"n_reps": 2**63}, "n_reps=9223372036854775808, not a int"),
+    ({"median_ms": "fast"}, "median_ms='fast', not a float"),
+])
+def test_the_job_contract_checks_keys_and_types(metrics, complaint):
+    said = undeclared("sdpa_benchmark", metrics)
+    assert complaint in said and bool(said) == bool(complaint)
