@@ -1,8 +1,9 @@
 """The GPU's clock and throttle state during a measurement, read through NVML.
 
 An H100 at its 700 W limit runs a heavy attention kernel fast for the first ~0.8 s after idle,
-then its power cap cuts the clock and cycles it about once a second (benchmarks/settle_check.py,
-clock_check.py): the same kernel times up to 12% faster in a short burst than sustained. Every GPU
+then its power cap cuts the clock and cycles it about once a second
+(docs/results/2026-11-25-h100-power-state/): the same kernel times up to 12% faster in a short burst
+than sustained. Every GPU
 row therefore says what clock, power and temperature it ran at and which throttle reasons were
 active, so a number can be read for what it is.
 """

@@ -1,7 +1,7 @@
 """Look at report.html as a person would: render it in headless Chromium (Debian's `chromium`),
 take a screenshot, and check that the rendered page has its tables and its plots.
 
-    python benchmarks/render_report.py RUN_DIR [OUT.png]
+    python scripts/render_report.py RUN_DIR [OUT.png]
 Exits 1 when a table or a plot is missing from the rendered page.
 """
 from __future__ import annotations
