@@ -1,6 +1,7 @@
-"""The report's figures (matplotlib, PNG): achieved TFLOPS against sequence length (log scale),
-a panel per implementation and a line per GPU model, for each shape family; each model's speed-up
-over the baseline model per implementation; the correctness error ratio per implementation."""
+"""The report's figures (matplotlib, PNG): achieved TFLOPS against sequence length (log scale) for
+each shape family, a panel per implementation and a line per GPU model when models are compared (one
+panel, a line per implementation, for a single model); each model's speed-up over the baseline model
+per implementation; the correctness error ratio per implementation."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,24 +45,29 @@ def tflops_figures(cells: pd.DataFrame, models: list[str], out_dir: Path) -> lis
 
 
 def draw_family(family: pd.DataFrame, models: list[str], title: str, path: Path) -> Path:
-    impls = list(dict.fromkeys(family["implementation"]))[:MAX_PANELS]
-    fig, axes = plt.subplots(1, len(impls), figsize=(3.6 * len(impls) + 0.8, 3.8), squeeze=False, sharey=True)
+    impls = list(dict.fromkeys(family["implementation"]))
+    # compare models: a panel per implementation; one model: its implementations side by side
+    panel, line, panels, lines = (("implementation", "gpu_name", impls[:MAX_PANELS], models) if len(models) > 1
+                                  else ("gpu_name", "implementation", models, impls))
+    width, right_in = (3.6 * len(panels) + 0.8, 0.15) if len(models) > 1 else (9.0, 1.9)
+    fig, axes = plt.subplots(1, len(panels), figsize=(width, 3.8), squeeze=False, sharey=True)
     seq_lens = sorted(family["seq_len"].unique())
-    for ax, impl in zip(axes[0], impls):
-        mine = family[family["implementation"] == impl]
-        for model in models:
-            curve = mine[mine["gpu_name"] == model].groupby("seq_len")["tflops"].median()
+    for ax, name in zip(axes[0], panels):
+        mine = family[family[panel] == name]
+        for label in lines:
+            curve = mine[mine[line] == label].groupby("seq_len")["tflops"].median()
             if len(curve):
-                ax.plot(curve.index, curve.values, marker="o", label=model)
-        ax.set(title=impl, xlabel="sequence length (tokens)", xscale="log")
+                ax.plot(curve.index, curve.values, marker="o", label=label)
+        ax.set(title=name, xlabel="sequence length (tokens)", xscale="log")
         # the measured lengths as the only ticks: log axes otherwise label minor ticks, which was slow
         ax.set_xticks(seq_lens, [str(s) for s in seq_lens])
         ax.minorticks_off()
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("achieved TFLOPS")
-    axes[0][0].legend(title="GPU model", fontsize=8)
+    outside = {"loc": "upper left", "bbox_to_anchor": (1.0, 1.0)} if len(models) == 1 else {}
+    axes[0][-1 if outside else 0].legend(title=line.replace("gpu_name", "GPU model"), fontsize=8, **outside)
     fig.suptitle(title)
-    set_margins(fig, left_in=0.75, right_in=0.15, bottom_in=0.55, top_in=0.75)
+    set_margins(fig, left_in=0.75, right_in=right_in, bottom_in=0.55, top_in=0.75)
     return save(fig, path)
 
 
