@@ -28,4 +28,3 @@ FAULTS = tuple(EXPECTED_STATUS)
 
 PLACEMENTS = ("every_device", "one_per_model", "spread")
 DEVICE_TYPES = ("any", "cuda", "cpu")
-TIMERS = ("cuda_events", "cuda_graph", "perf_counter")

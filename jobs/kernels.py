@@ -23,9 +23,9 @@ KERNEL_MARKERS = (
 
 def profile_kernels(fn: Callable[[], object], device: torch.device) -> tuple[object, list[str], float]:
     """What one call of `fn` returned, the names of the device kernels it launched (in launch
-    order, unique), and the seconds the device was busy with them. Busy time, not the call's: a first call that builds a
-    cuDNN plan leaves the GPU idle for a second, and idle is no warmup. On the CPU it only makes
-    the call, and returns its time."""
+    order, unique), and the seconds the device was busy with them. Busy time, not the call's: a
+    first call that builds a cuDNN plan leaves the GPU idle for a second, and idle is no warmup.
+    On the CPU it only makes the call, and returns its time."""
     if device.type != "cuda":
         t0 = time.perf_counter()
         result = fn()

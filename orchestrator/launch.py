@@ -27,7 +27,6 @@ from orchestrator.sweep import expand_config
 
 # -1: Ray restarts a dead worker as often as needed; the driver bounds retries per job.
 WORKER_MAX_RESTARTS = -1
-RUN_FILES = {"config.yaml", "manifest.json", "manifest.json.tmp", "results.jsonl", "samples.jsonl"}
 
 
 def config_differences(old: object, new: object, path: str = "config") -> list[str]:
