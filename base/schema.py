@@ -21,7 +21,12 @@ TIMING = {"median_ms": float, "iqr_ms": float, "min_ms": float, "n_reps": int, "
           "timer": str, "flops": float, "tflops": float, "peak_mem_mib": float, "input_mem_mib": float,
           "kernels": str, "dispatched": str,
           "compile_s": float}  # flex's torch.compile or FA4's JIT: the first call, never in the reps
-# GPU state during the timed reps (NVML, read after each batch): mean and lowest SM clock, mean
+# What the timing protocol decided (jobs/timing.py, docs/methods.md): which protocol ran, what the
+# warmup found (vocab.SETTLES), how long it warmed up and timed, whether the power cap held the
+# clock, and the cap's cycle the window had to span
+PROTOCOL = {"protocol": str, "settle": str, "warmup_ms": float, "window_ms": float, "cap_seen": bool,
+            "cap_cycle_ms": float}
+# GPU state during the timed reps (NVML, read every 20 ms): mean and lowest SM clock, mean
 # board power, hottest GPU temperature, throttle reasons seen, other processes on the card
 GPU_STATE = {"sm_clock_mhz": float, "sm_clock_min_mhz": float, "power_mean_w": float, "gpu_temp_max_c": int,
              "throttle_reasons": str, "gpu_other_processes": int}
@@ -29,7 +34,7 @@ CORRECTNESS = {"passed": bool, "check": str, "max_abs_err": float, "math_max_abs
                "rel_l2_err": float, "grad_err_ratio": float, "empty_rows": str}
 CEILINGS = {"ceiling_float16_tflops": float, "ceiling_bfloat16_tflops": float, "ceiling_float32_tflops": float,
             "ceiling_copy_gbs": float}
-KNOWN_METRICS = {**TIMING, **GPU_STATE, **CORRECTNESS, **CEILINGS}
+KNOWN_METRICS = {**TIMING, **PROTOCOL, **GPU_STATE, **CORRECTNESS, **CEILINGS}
 
 
 @dataclass(frozen=True)

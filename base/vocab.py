@@ -26,5 +26,14 @@ EXPECTED_STATUS = {"none": "ok", "oom": "oom", "error": "error", "crash": "crash
                    "exit": "crashed", "interrupt": "crashed", "undeclared": "error"}
 FAULTS = tuple(EXPECTED_STATUS)
 
+# How a point is timed (base/settings.py, docs/methods.md): `adaptive` warms up until the GPU's
+# power state settles and times at least one cycle of an active power cap; `fixed` warms up
+# warmup_ms and times at least min_timed_ms on every point. What the adaptive warmup found
+# (`settle` in a row): the cap never held the clock, the one-second mean power reached the cap,
+# or neither by settle_max_ms; `fixed` rows say `fixed`, or `no_nvml` where NVML could not be read
+# (a CPU, or no driver library) and the fixed protocol ran in the adaptive one's place.
+PROTOCOLS = ("adaptive", "fixed")
+SETTLES = ("no_cap", "at_cap", "warmup_max", "fixed", "no_nvml")
+
 PLACEMENTS = ("every_device", "one_per_model", "spread")
 DEVICE_TYPES = ("any", "cuda", "cpu")

@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pynvml
 import ray
 import torch
 import yaml
@@ -36,7 +35,7 @@ from analysis.frame import load_results
 from base.point import SPEC_FIELDS, JobSpec
 from base.settings import TimingConfig
 from jobs.backends import forced
-from jobs.gpu_state import NvmlSampler as Sampler
+from jobs.gpu_state import GpuMonitor
 from jobs.sdpa_benchmark import build_call, make_inputs
 from jobs.timing import summarize, time_callable
 from orchestrator.config import config_from_data
@@ -73,11 +72,11 @@ def run_through_sdpa_bench(config: dict, run_dir: Path):
     return load_results(run_dir), wall
 
 
-def phase(sampler: Sampler, name: str, run) -> dict:
+def phase(monitor: GpuMonitor, name: str, run) -> dict:
     t0 = time.perf_counter()
     median = run()
     t1 = time.perf_counter()
-    return {"phase": name, "median_ms": median, "wall_s": t1 - t0, **sampler.window(t0, t1)}
+    return {"phase": name, "median_ms": median, "wall_s": t1 - t0, **monitor.summary(t0, t1)}
 
 
 def spec_of(row) -> JobSpec:
@@ -85,28 +84,27 @@ def spec_of(row) -> JobSpec:
     return JobSpec(**{k: (row[k].item() if hasattr(row[k], "item") else row[k]) for k in SPEC_FIELDS})
 
 
-def in_process(spec: JobSpec, sampler: Sampler) -> list[dict]:
+def in_process(spec: JobSpec, monitor: GpuMonitor) -> list[dict]:
     """sdpa-bench's timer and do_bench in turn on one callable, each with the power state it ran in."""
     device = torch.device("cuda:0")
     q, k, v = make_inputs(spec, device, grad=spec.mode != "fwd")
     def ours(fn):
-        return summarize(time_callable(fn, device, TimingConfig()).times_ms).median_ms
+        return summarize(time_callable(fn, device, TimingConfig(), monitor=monitor).times_ms).median_ms
     protocols = [("sdpa_timer", ours), ("do_bench", lambda fn: do_bench(fn, return_mode="median")),
                  ("do_bench_sustained", lambda fn: do_bench(fn, warmup=500, rep=1000, return_mode="median")),
                  ("sdpa_timer_again", ours)]
     with forced(spec, device):
         fn = build_call(spec, q, k, v)
-        return [phase(sampler, name, lambda: measure(fn)) for name, measure in protocols]
+        return [phase(monitor, name, lambda: measure(fn)) for name, measure in protocols]
 
 
 def part_a(out: Path) -> list[dict]:
     frame, _ = run_through_sdpa_bench(tutorial_config(), out / "run_a")
-    pynvml.nvmlInit()
-    rows, sampler = [], Sampler()
-    sampler.start()
+    rows, monitor = [], GpuMonitor(torch.device("cuda:0"))
+    monitor.start()
     for backend in BACKENDS:
         r1, r2 = (frame[(frame.sweep == f"tutorial_{i}") & (frame.backend == backend)].iloc[0] for i in (1, 2))
-        timers = {m["phase"]: m for m in in_process(spec_of(r1), sampler)}
+        timers = {m["phase"]: m for m in in_process(spec_of(r1), monitor)}
         torch.cuda.empty_cache()  # or this process keeps math's ~47 GB and the workers of (b) run out
         burst, sustained = timers["do_bench"]["median_ms"], timers["do_bench_sustained"]["median_ms"]
         rows.append({"backend": backend, "run1_ms": r1.median_ms, "run2_ms": r2.median_ms, "do_bench_ms": burst,
@@ -118,7 +116,7 @@ def part_a(out: Path) -> list[dict]:
                      **{f"run{i}_{k}": r[k] for i, r in ((1, r1), (2, r2))
                         for k in ("sm_clock_mhz", "power_mean_w", "gpu_temp_max_c", "n_reps")},
                      "in_process": list(timers.values())})
-    sampler.stop = True
+    monitor.stop()
     return rows
 
 

@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from base.schema import CEILINGS, CORRECTNESS, GPU_STATE, TIMING
+from base.schema import CEILINGS, CORRECTNESS, GPU_STATE, PROTOCOL, TIMING
 
 
 @dataclass(frozen=True)
@@ -22,10 +22,10 @@ class Job:
 
 
 JOBS = {
-    "sdpa_benchmark": Job("jobs.sdpa_benchmark:sdpa_benchmark", {**TIMING, **GPU_STATE}),
+    "sdpa_benchmark": Job("jobs.sdpa_benchmark:sdpa_benchmark", {**TIMING, **PROTOCOL, **GPU_STATE}),
     "causal_correctness": Job("jobs.correctness:causal_correctness", CORRECTNESS),
     "device_ceilings": Job("jobs.ceilings:device_ceilings", CEILINGS),
-    "fault_injection": Job("jobs.faults:fault_injection", {**TIMING, **GPU_STATE}),
+    "fault_injection": Job("jobs.faults:fault_injection", {**TIMING, **PROTOCOL, **GPU_STATE}),
 }
 
 

@@ -10,6 +10,7 @@ import torch
 
 from base.point import JobSpec
 from base.settings import TimingConfig
+from jobs.gpu_state import GpuMonitor
 from jobs.spec import Outcome
 from jobs.timing import summarize, time_callable
 
@@ -21,18 +22,21 @@ def sizes(device: torch.device) -> tuple[int, int]:
     return (8192, 2**30) if device.type == "cuda" else (512, 2**26)
 
 
+def median_ms(fn, device: torch.device, timing: TimingConfig) -> float:
+    with GpuMonitor(device) as monitor:  # timed by the run's protocol, like every benchmark point
+        return summarize(time_callable(fn, device, timing, monitor=monitor).times_ms).median_ms
+
+
 def matmul_tflops(dtype: torch.dtype, n: int, device: torch.device, timing: TimingConfig) -> float:
     a = torch.randn(n, n, device=device, dtype=dtype)  # (n, n), random: never time on zeros
     b = torch.randn(n, n, device=device, dtype=dtype)
-    median_ms = summarize(time_callable(lambda: a @ b, device, timing).times_ms).median_ms
-    return 2 * n**3 / (median_ms * 1e-3) / 1e12
+    return 2 * n**3 / (median_ms(lambda: a @ b, device, timing) * 1e-3) / 1e12
 
 
 def copy_gbs(nbytes: int, device: torch.device, timing: TimingConfig) -> float:
     src = torch.randn(nbytes // 4, device=device)
     dst = torch.empty_like(src)
-    median_ms = summarize(time_callable(lambda: dst.copy_(src), device, timing).times_ms).median_ms
-    return 2 * nbytes / (median_ms * 1e-3) / 1e9  # read + write
+    return 2 * nbytes / (median_ms(lambda: dst.copy_(src), device, timing) * 1e-3) / 1e9  # read + write
 
 
 def device_ceilings(spec: JobSpec, device: torch.device, timing: TimingConfig) -> Outcome:

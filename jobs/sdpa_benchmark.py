@@ -23,7 +23,7 @@ from jobs.gpu_state import GpuMonitor
 from jobs.kernels import dispatched_backend, profile_kernels
 from jobs.output_check import check_output, fingerprint
 from jobs.spec import Outcome
-from jobs.timing import Warmed, summarize, time_callable
+from jobs.timing import Warmed, protocol_fields, summarize, time_callable
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 DRAWS = {"randn": torch.randn, "rand": torch.rand}  # `rand` as in PyTorch's SDPA tutorial
@@ -86,10 +86,10 @@ def sdpa_benchmark(spec: JobSpec, device: torch.device, timing: TimingConfig) ->
         peak_mib = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
         check_output(spec, result, (q, k, v), before, seq_dim=1 if order == "bshd" else 2)
         del result
-        monitor = GpuMonitor(device)
         # the probe was a real call: it counts as the first warmup call (as do_bench's estimate calls
-        # do), and the time the GPU was busy with it toward warmup_ms
-        samples = time_callable(fn, device, timing, after_batch=monitor.sample, prior=Warmed(1, probe_busy_s))
+        # do), and the time the GPU was busy with it toward a fixed warmup_ms
+        with GpuMonitor(device) as monitor:
+            samples = time_callable(fn, device, timing, prior=Warmed(1, probe_busy_s), monitor=monitor)
     stats = summarize(samples.times_ms)
     flops = attention_flops(spec.batch, spec.heads, spec.seq_len, spec.kv_len, spec.head_dim,
                             spec.causal, spec.mode, lower_right=spec.mask == "lower_right")
@@ -98,7 +98,7 @@ def sdpa_benchmark(spec: JobSpec, device: torch.device, timing: TimingConfig) ->
         "n_reps": stats.n_reps, "ci_rel": stats.ci_rel, "stop_reason": samples.stop_reason, "timer": samples.timer,
         "flops": flops, "tflops": flops / (stats.median_ms * 1e-3) / 1e12,
         "peak_mem_mib": peak_mib, "input_mem_mib": tensor_mib(q, k, v), "compile_s": compile_s,
-        "kernels": "; ".join(kernels), **monitor.summary(),
+        "kernels": "; ".join(kernels), **protocol_fields(samples), **monitor.summary(samples.window_t0),
         # which SDPA kernel family ran: what `default` chose, and a check that a forced backend held
         "dispatched": "" if spec.candidate or spec.backend in DIRECT_BACKENDS else dispatched_backend(kernels),
     }

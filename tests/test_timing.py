@@ -1,10 +1,11 @@
 """The timing helper's statistics on known samples, and its stopping rule."""
+import math
 import time
 
 import torch
 
 from base.settings import TimingConfig
-from jobs.timing import Warmed, median_ci, stop_reason, summarize, time_callable
+from jobs.timing import Warmed, Window, median_ci, next_batch_size, stop_reason, summarize, time_callable
 
 
 def test_summary_of_known_samples():
@@ -30,26 +31,26 @@ def test_ci_is_narrow_for_tight_samples_and_wide_for_spread_ones():
 def test_stop_rule_needs_min_reps_even_when_converged():
     cfg = TimingConfig(min_reps=10, target_rel_ci=0.01, min_timed_ms=0)
     far = time.perf_counter() + 100
-    assert stop_reason([1.0] * 9, cfg, far) is None
-    assert stop_reason([1.0] * 10, cfg, far) == "converged"
+    assert stop_reason([1.0] * 9, Window(9.0, 0.0), cfg, far) is None
+    assert stop_reason([1.0] * 10, Window(10.0, 0.0), cfg, far) == "converged"
 
 
-def test_stop_rule_needs_min_timed_ms_even_when_converged():
-    cfg = TimingConfig(min_reps=10, target_rel_ci=0.01, min_timed_ms=20)
+def test_stop_rule_needs_the_window_even_when_converged():
+    cfg = TimingConfig(min_reps=10, target_rel_ci=0.01)
     far = time.perf_counter() + 100
-    assert stop_reason([1.0] * 19, cfg, far) is None  # 19 ms of reps: tight, but too short a window
-    assert stop_reason([1.0] * 20, cfg, far) == "converged"
+    assert stop_reason([1.0] * 19, Window(19.0, 20.0), cfg, far) is None  # tight, but too short a window
+    assert stop_reason([1.0] * 20, Window(20.0, 20.0), cfg, far) == "converged"
 
 
 def test_timing_reaches_min_timed_ms_in_one_more_batch():
     cfg = TimingConfig(warmup_reps=0, warmup_ms=0, min_reps=3, target_rel_ci=0.5, min_timed_ms=100, budget_s=10)
-    batches = []
-    samples = time_callable(lambda: time.sleep(0.005), torch.device("cpu"), cfg, after_batch=lambda: batches.append(1))
+    far = time.perf_counter() + 100
+    # 3 reps of 5 ms have 15 of the 100 ms: the next batch is the 17 reps that make up the rest
+    # at once (growing by halves would take 6 batches)
+    assert next_batch_size([5.0] * 3, Window(15.0, 100.0), 5.0, cfg, far) == 17
+    samples = time_callable(lambda: time.sleep(0.005), torch.device("cpu"), cfg)
     assert samples.stop_reason == "converged"
     assert sum(samples.times_ms) >= 100
-    # after warmup, the first 3 reps, then the reps that make up 100 ms by the first median (one
-    # more if a loaded machine made the first reps slow); growing by halves would take 6 batches
-    assert len(batches) <= 1 + 3
 
 
 def test_stops_at_max_reps_when_it_cannot_converge():
@@ -94,3 +95,26 @@ def test_rows_name_their_timer_and_cpu_ignores_cuda_graph():
     samples = time_callable(lambda: None, torch.device("cpu"), cfg)
     assert samples.timer == "perf_counter"
     assert len(samples.times_ms) == 3
+
+
+def test_an_adaptive_window_once_met_grows_by_the_reps_its_ci_should_need():
+    cfg = TimingConfig(min_reps=10, target_rel_ci=0.01, max_reps=10**6)
+    far = time.perf_counter() + 100
+    times = [1.0 + 0.03 * (i % 7) for i in range(200)]  # a CI of 1.38%: (1.38 / 1)^2 = 1.9x the reps
+    ci = summarize(times).ci_rel
+    assert 0.01 < ci < 0.015
+    assert next_batch_size(times, Window(200.0, 100.0, by_ci=True), 1.0, cfg, far) == 200 // 2  # by halves: fewer
+    nearly = [1.0 + 0.3 * i / 500 for i in range(500)]  # spread evenly: a CI just over 1%
+    ci = summarize(nearly).ci_rel
+    assert 0.01 < ci < 0.012
+    by_ci = next_batch_size(nearly, Window(500.0, 100.0, by_ci=True), 1.0, cfg, far)
+    assert by_ci == math.ceil(1.2 * 500 * ((ci / 0.01) ** 2 - 1)) < 500 // 2
+    assert next_batch_size(times, Window(200.0, 100.0), 1.0, cfg, far) == 200 // 2  # fixed: by halves
+
+
+def test_an_adaptive_window_short_of_its_need_grows_to_reach_it_not_by_halves():
+    cfg = TimingConfig(min_reps=10, target_rel_ci=0.01, max_reps=10**6)
+    far = time.perf_counter() + 100
+    # 1000 reps spanned 900 of the 1000 ms a cap cycle needs, 0.9 ms a rep: 112 more, 5% over; not 500
+    assert next_batch_size([1.0] * 1000, Window(900.0, 1000.0, by_ci=True), 1.0, cfg, far) == math.ceil(1.05 * 112)
+    assert next_batch_size([1.0] * 1000, Window(900.0, 1000.0), 1.0, cfg, far) == 500  # fixed: by halves

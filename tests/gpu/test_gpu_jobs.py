@@ -8,14 +8,15 @@ import torch
 
 from base.point import JobSpec
 from base.settings import TimingConfig
+from base.vocab import SETTLES
 from jobs.correctness import causal_correctness
 from jobs.sdpa_benchmark import sdpa_benchmark
 from jobs.settings import flash_impl, process_settings
 from jobs.spec import Unsupported
 
 GPU = torch.device("cuda:0")
-QUICK = TimingConfig(warmup_reps=2, warmup_ms=20, min_reps=10, max_reps=200, target_rel_ci=0.05, min_timed_ms=0,
-                     budget_s=1)
+QUICK = TimingConfig(protocol="fixed", warmup_reps=2, warmup_ms=20, min_reps=10, max_reps=200, target_rel_ci=0.05,
+                     min_timed_ms=0, budget_s=1)
 HAS_FA4 = importlib.util.find_spec("flash_attn") is not None
 
 
@@ -30,6 +31,14 @@ def test_a_forced_backend_runs_its_own_kernels(backend):
     metrics = sdpa_benchmark(spec(backend), GPU, QUICK).metrics
     assert metrics["dispatched"] == backend, metrics["kernels"]
     assert metrics["timer"] == "cuda_events" and metrics["sm_clock_mhz"] > 0 and metrics["power_mean_w"] > 0
+
+
+def test_the_adaptive_protocol_reads_the_card_and_says_what_it_decided():
+    metrics = sdpa_benchmark(spec("cudnn", batch=16, heads=16), GPU, TimingConfig(budget_s=3)).metrics
+    assert metrics["protocol"] == "adaptive" and metrics["settle"] in SETTLES and metrics["cap_seen"] is not None
+    assert metrics["warmup_ms"] > 0 and metrics["window_ms"] > 0 and metrics["sm_clock_mhz"] > 0
+    spanned = metrics["cap_cycle_ms"] is None or metrics["window_ms"] >= metrics["cap_cycle_ms"]
+    assert spanned or metrics["stop_reason"] in ("max_reps", "budget")
 
 
 def test_cuda_graph_timer_replays_a_capture():
