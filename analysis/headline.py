@@ -128,19 +128,32 @@ def confounder_section(frame: pd.DataFrame, models: list[str]) -> Section:
     """Software and power limit per GPU model, with a warning when compared models differ."""
     section = Section("What else differs between the GPU models")
     env = frame[frame["gpu_name"].isin(models)].drop_duplicates(["run", "hostname", "device"])
-    rows, software = [], {}
+    rows, software, timing = [], {}, {}
     for model in models:
         mine = env[env["gpu_name"] == model]
         values = {c: ", ".join(sorted({str(v) for v in mine[c].dropna()})) or "—" for c in [*SOFTWARE, "power_limit_w"]}
         software[model] = tuple(values[c] for c in SOFTWARE)
+        timing[model] = protocols(frame[frame["gpu_name"] == model])
         rows.append([model, str(mine["run"].nunique()), str(len(mine)), *(values[c] for c in SOFTWARE),
-                     watts(mine["power_limit_w"])])
+                     watts(mine["power_limit_w"]), timing[model]])
     if len(set(software.values())) > 1:
         section.blocks.append("**Warning:** the GPU models compared here ran different software (below): part of "
                               "any difference between them may be the software's.")
-    header = ["GPU model", "runs", "devices", "torch", "CUDA", "cuDNN", "driver", "power limit"]
+    if len(set(timing.values())) > 1:
+        section.blocks.append("**Warning:** the GPU models compared here were timed by different protocols (below): "
+                              "a fixed window spans about two power-cap cycles, an adaptive one one (docs/methods.md).")
+    header = ["GPU model", "runs", "devices", "torch", "CUDA", "cuDNN", "driver", "power limit", "timing"]
     section.blocks.append(Table(header, rows))
     return section
+
+
+def protocols(rows: pd.DataFrame) -> str:
+    """The timing protocols of a model's benchmark rows; rows from before the column was kept were `fixed`."""
+    timed = rows[rows["job"] == "sdpa_benchmark"]
+    if timed.empty:
+        return "—"
+    names = timed["protocol"].fillna("fixed") if "protocol" in timed else pd.Series(["fixed"])
+    return ", ".join(sorted(set(names)))
 
 
 def watts(values: pd.Series) -> str:

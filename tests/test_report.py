@@ -100,9 +100,20 @@ def test_fleet_states_its_confounders(tmp_path):
     a, b = fleet(tmp_path)
     report = write_report([a, b], tmp_path / "out").read_text()
     assert "**Warning:** the GPU models compared here ran different software" in report
-    assert f"| {H100} | 1 | 2 | 2.11.0 | 13.0 | 91900 | 580.1 | 700 W |" in report
-    assert f"| {H200} | 1 | 1 | 2.12.0 | 13.0 | 91900 | 580.1 | 1000 W |" in report
+    # rows without a protocol column come from before it was kept: the fixed protocol
+    assert f"| {H100} | 1 | 2 | 2.11.0 | 13.0 | 91900 | 580.1 | 700 W | fixed |" in report
+    assert f"| {H200} | 1 | 1 | 2.12.0 | 13.0 | 91900 | 580.1 | 1000 W | fixed |" in report
+    assert "timed by different protocols" not in report
     assert report.index("## Headline") < report.index("## What else differs") < report.index("## Speed per point")
+
+
+def test_models_timed_by_different_protocols_are_a_confounder(tmp_path):
+    a = write_run(tmp_path / "h100", [bench("cuda:0", H100, "cudnn", 512, 1.0, protocol="fixed")])
+    b = write_run(tmp_path / "h200", [bench("cuda:0", H200, "cudnn", 512, 0.9, protocol="adaptive")],
+                  [device("cuda:0", H200)])
+    report = write_report([a, b], tmp_path / "out").read_text()
+    assert "**Warning:** the GPU models compared here were timed by different protocols" in report
+    assert f"| {H200} | 1 | 1 | 2.11.0 | 13.0 | 91900 | 580.1 | 700 W | adaptive |" in report
 
 
 def test_fleet_baseline_and_plots(tmp_path):
