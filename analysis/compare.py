@@ -26,8 +26,11 @@ def timed(run_dir) -> pd.DataFrame:
     frame = load_results(run_dir)
     ok = frame[(frame["job"] == "sdpa_benchmark") & (frame["status"] == "ok")].copy()
     ok["spread"] = ok["iqr_ms"] / ok["median_ms"]
+    # rows from before the protocol column was kept were timed by the fixed protocol
+    ok["protocol"] = ok["protocol"].fillna("fixed") if "protocol" in ok else "fixed"
     return ok.groupby(KEY, dropna=False).agg(median_ms=("median_ms", "median"), tflops=("tflops", "median"),
-                                             spread=("spread", "max")).reset_index()
+                                             spread=("spread", "max"),
+                                             protocol=("protocol", lambda s: ", ".join(sorted(set(s))))).reset_index()
 
 
 def compare(run_a, run_b, threshold: float = 0.05) -> pd.DataFrame:
@@ -58,4 +61,10 @@ def format_table(both: pd.DataFrame) -> str:
     counts = both["verdict"].value_counts()
     lines.append(f"{len(both)} points in both runs: {counts.get('regression', 0)} regression(s), "
                  f"{counts.get('improvement', 0)} improvement(s), {counts.get('same', 0)} within threshold or noise")
+    differ = both[both["protocol_a"] != both["protocol_b"]]
+    if not differ.empty:
+        pair = differ.iloc[0]
+        lines.append(f"Note: {len(differ)} of them were timed by different protocols (A {pair['protocol_a']}, B "
+                     f"{pair['protocol_b']}): an adaptive window spans one power-cap cycle, a fixed one about two "
+                     "(docs/methods.md)")
     return "\n".join(lines)

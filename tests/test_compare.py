@@ -57,3 +57,13 @@ def test_times_from_different_timers_are_never_compared(tmp_path):
     both = compare(a, b)
     assert both["timer"].tolist() == ["cuda_events"]  # the journal without `timer` was timed with events
     assert both["verdict"].tolist() == ["regression"]  # 1.0 -> 1.3 ms; the graph time is not an improvement
+
+
+def test_runs_timed_by_different_protocols_are_compared_with_a_note(tmp_path, capsys):
+    a = write_rows(tmp_path / "a", [synthetic_row(seq_len=128, median_ms=1.0, iqr_ms=0.0, tflops=1.0)])  # before the column
+    b = write_rows(tmp_path / "b", [synthetic_row(seq_len=128, median_ms=0.99, iqr_ms=0.0, tflops=1.0, protocol="adaptive")])
+    assert main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "Note: 1 of them were timed by different protocols (A fixed, B adaptive)" in out
+    assert main(["compare", str(b), str(b)]) == 0
+    assert "different protocols" not in capsys.readouterr().out
