@@ -26,8 +26,6 @@ def timed(run_dir) -> pd.DataFrame:
     frame = load_results(run_dir)
     ok = frame[(frame["job"] == "sdpa_benchmark") & (frame["status"] == "ok")].copy()
     ok["spread"] = ok["iqr_ms"] / ok["median_ms"]
-    # rows from before the protocol column was kept were timed by the fixed protocol
-    ok["protocol"] = ok["protocol"].fillna("fixed") if "protocol" in ok else "fixed"
     return ok.groupby(KEY, dropna=False).agg(median_ms=("median_ms", "median"), tflops=("tflops", "median"),
                                              spread=("spread", "max"),
                                              protocol=("protocol", lambda s: ", ".join(sorted(set(s))))).reset_index()

@@ -33,6 +33,8 @@ def load_results(run_dir: str | Path) -> pd.DataFrame:
     # ...and before `timer` existed, when GPU rows were timed with events and CPU rows with perf_counter
     legacy = frame["timer"].isna() & frame["median_ms"].notna()
     frame.loc[legacy, "timer"] = frame.loc[legacy, "gpu_uuid"].ne("").map({True: "cuda_events", False: "perf_counter"})
+    # ...and before `protocol` existed, when every point was timed by the fixed protocol
+    frame.loc[frame["protocol"].isna() & frame["median_ms"].notna(), "protocol"] = "fixed"
     frame["implementation"] = [implementation(b, f) for b, f in zip(frame["backend"], frame["flash_impl"])]
     frame["device_label"] = frame["hostname"] + " " + frame["device"] + " · " + frame["gpu_name"]
     return frame

@@ -148,12 +148,8 @@ def confounder_section(frame: pd.DataFrame, models: list[str]) -> Section:
 
 
 def protocols(rows: pd.DataFrame) -> str:
-    """The timing protocols of a model's benchmark rows; rows from before the column was kept were `fixed`."""
-    timed = rows[rows["job"] == "sdpa_benchmark"]
-    if timed.empty:
-        return "—"
-    names = timed["protocol"].fillna("fixed") if "protocol" in timed else pd.Series(["fixed"])
-    return ", ".join(sorted(set(names)))
+    """The timing protocols of a model's timed rows."""
+    return ", ".join(sorted(set(rows["protocol"].dropna()))) or "—"
 
 
 def watts(values: pd.Series) -> str:
