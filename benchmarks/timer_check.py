@@ -1,11 +1,12 @@
 """Does sdpa-bench time SDPA right, and at what cost? (issue 3; needs a CUDA GPU and triton)
 
 (a) PyTorch's SDPA tutorial shape (32x32x2048x224, fp16, torch.rand inputs), every backend, run
-    twice through sdpa-bench with its default timing (1 s warmup, at least 2 s of reps), and
+    twice through sdpa-bench with its default timing (the adaptive protocol; the results of
+    2026-11-25-h100-timer-check-v5 are the fixed one's: 1 s warmup, at least 2 s of reps), and
     timed in this same process, on the same inputs, by sdpa-bench's timer without Ray (twice) and
     by an independent timer, triton.testing.do_bench (median, its own L2 flush): with its
     defaults (25 ms warmup, 100 ms of reps: a short burst) and with a sustained protocol (500 ms
-    warmup, 1000 ms of reps). NVML's SM clock and power are sampled every 2 ms during each
+    warmup, 1000 ms of reps). NVML's SM clock and power are read every 20 ms during each
     in-process measurement, so a difference can be told from a power-state change.
 (b) A FlashAttention-benchmark sweep (16k tokens, hidden 2048, head_dim 64/128, seq 512..16384,
     causal and not, bf16, fwd and fwd_bwd, math/flash/efficient/cudnn): the `sdpa-bench run`

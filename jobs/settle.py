@@ -70,7 +70,7 @@ def cuts(readings: Sequence[Reading]) -> list[float]:
     CUT_HALF_WIDTH_S either side, seen with that much time on both sides."""
     times = [r.t for r in readings]
     found: list[float] = []
-    for i, r in enumerate(readings):
+    for r in readings:
         if r.t - times[0] < CUT_HALF_WIDTH_S or times[-1] - r.t < CUT_HALF_WIDTH_S:
             continue
         lo, hi = bisect.bisect_left(times, r.t - CUT_HALF_WIDTH_S), bisect.bisect_right(times, r.t + CUT_HALF_WIDTH_S)

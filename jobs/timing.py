@@ -241,7 +241,7 @@ def fixed(fn: Callable[[], object], device: torch.device, cfg: TimingConfig, pri
     t0 = time.perf_counter()
     warmup(fn, device, cfg, prior)
     warm_ms = (time.perf_counter() - t0) * 1e3
-    times, reason, timer, t1, last = timed_reps(fn, device, cfg, lambda t, span: Window(sum(t), cfg.min_timed_ms))
+    times, reason, timer, t1, _ = timed_reps(fn, device, cfg, lambda t, span: Window(sum(t), cfg.min_timed_ms))
     cap = any(r.capped for r in monitor.between(t0)) if monitor is not None and monitor.usable else None
     return Samples(tuple(times), reason, timer, "fixed", settle, warm_ms, (time.perf_counter() - t1) * 1e3, t1, cap)
 
