@@ -1,46 +1,56 @@
 """The report's unit: one cell per (point, GPU model, implementation), the median over every
 device and run of that model there, with how many rows it stands for and how far apart they are.
 
-`timed_cells` keeps the timed ones; `status_cells` says what the others ended as. A CUDA-graph
-time and an events time of one point measure different things, so the timer is part of the key.
+`timed_cells` keeps the timed ones; `status_cells` says what the others ended as. A point is named
+by its job, sweep and label (a label names every parameter but the implementation: base/point.py).
+A CUDA-graph time and an events time of one point measure different things, so the timer is part
+of the key. Speeds are in each job's own unit (TFLOPS, GB/s), at the cell's median time.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from base.point import POINT_FIELDS
-
-POINT = ["sweep", *POINT_FIELDS]
+POINT = ["job", "sweep", "point"]
 CELL = [*POINT, "gpu_name", "implementation", "timer"]
-FAMILY = ["dtype", "head_dim", "causal", "mode"]  # a shape family: one curve over seq_len
+CELL_COLUMNS = [*CELL, "family", "x", "x_name", "by", "by_name", "speed_unit", "median_ms", "speed", "pct_of_peak",
+                "pct_of_bandwidth", "pct_of_datasheet", "n", "range_rel", "dispatched", "burst_ms", "burst_speed",
+                "burst_gap", "burst_clock_mhz", "sm_clock_mhz", "suspect"]
 
 
-def benchmark_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["job"] == "sdpa_benchmark"]
+def speed_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["kind"] == "speed"]
 
 
 def timed_cells(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per cell: median ms, TFLOPS and % of peak over its ok rows, `n` rows, `spread` (max - min)
-    over the median, and the kernel family `default` dispatched to."""
-    ok = benchmark_rows(frame)
+    """Per cell: median ms, speed and % of the device's ceilings over its ok rows, `n` rows,
+    `range_rel` ((max - min) over the median), the kernel family `default` dispatched to, the burst
+    figures, and `suspect` where the speed is above the device's measured ceiling."""
+    ok = speed_rows(frame)
     ok = ok[ok["status"] == "ok"]
     if ok.empty:
-        return pd.DataFrame(columns=[*CELL, "median_ms", "tflops", "pct_of_peak", "n", "spread", "dispatched"])
-    ok = ok.assign(gflop=ok["tflops"] * ok["median_ms"])  # the call's work: the same for every row of a cell
+        return pd.DataFrame(columns=CELL_COLUMNS)
+    ok = ok.assign(work=ok["speed"] * ok["median_ms"])  # the call's FLOPs or bytes: the same for every row of a cell
     cells = ok.groupby(CELL, dropna=False, sort=False).agg(
-        median_ms=("median_ms", "median"), gflop=("gflop", "median"), pct_of_peak=("pct_of_peak", "median"),
-        n=("median_ms", "size"), low=("median_ms", "min"), high=("median_ms", "max"),
-        dispatched=("dispatched", "last")).reset_index()
-    cells["tflops"] = cells["gflop"] / cells["median_ms"]  # at the cell's median time, not a median of rates
-    cells["spread"] = (cells["high"] - cells["low"]) / cells["median_ms"]
-    return cells.drop(columns=["low", "high", "gflop"])
+        family=("family", "first"), x=("x", "first"), x_name=("x_name", "first"), by=("by", "first"),
+        by_name=("by_name", "first"),
+        speed_unit=("speed_unit", "first"), median_ms=("median_ms", "median"), work=("work", "median"),
+        pct_of_peak=("pct_of_peak", "median"), pct_of_bandwidth=("pct_of_bandwidth", "median"),
+        pct_of_datasheet=("pct_of_datasheet", "median"), n=("median_ms", "size"), low=("median_ms", "min"),
+        high=("median_ms", "max"), dispatched=("dispatched", "last"), burst_ms=("burst_ms", "median"),
+        burst_clock_mhz=("burst_clock_mhz", "median"), sm_clock_mhz=("sm_clock_mhz", "median")).reset_index()
+    cells["speed"] = cells["work"] / cells["median_ms"]
+    cells["burst_speed"] = cells["work"] / cells["burst_ms"]
+    cells["burst_gap"] = cells["median_ms"] / cells["burst_ms"]
+    cells["range_rel"] = (cells["high"] - cells["low"]) / cells["median_ms"]
+    cells["suspect"] = (cells["pct_of_bandwidth"] > 100) | (cells["pct_of_peak"] > 100)
+    return cells[CELL_COLUMNS]
 
 
 def status_cells(frame: pd.DataFrame) -> pd.DataFrame:
     """Per (point, GPU model, implementation) with rows that failed: `text`, e.g. "oom" or
     "unsupported ×2, oom"."""
-    rows = benchmark_rows(frame)
+    rows = speed_rows(frame)
     bad = rows[rows["status"] != "ok"]
     keys = [*POINT, "gpu_name", "implementation"]
     counts = bad.groupby([*keys, "status"], dropna=False, sort=False).size().reset_index(name="n")

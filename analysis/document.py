@@ -26,6 +26,12 @@ class Figure:
 Block = str | list[str] | Table | Figure  # a paragraph, a bullet list, a table, a figure
 
 
+def num(value: float) -> str:
+    """A measured number as a report prints it: three significant digits, whole numbers from 1000
+    (4466 GB/s, not 4.47e+03)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
 @dataclass
 class Section:
     title: str

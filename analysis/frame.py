@@ -1,43 +1,85 @@
-"""Runs as one pandas DataFrame: one row per job, the row schema's columns, typed.
+"""Runs as one pandas DataFrame: one row per job, typed by each run's schema.json.
 
 `load_runs` is the one way in, for the report and for a notebook alike: any number of run
-directories, from any machines and dates, each row with its `run` and the software its device
-ran (from the manifest). A run directory written by an older version loads too: a field it
-lacks is empty, a point field it lacks takes its default.
+directories, from any machines and dates, each row with its `run` and the software its device ran
+(from the manifest). Beside the row's own columns, every row gets what its job's report hints say
+(base/schema.py): `kind` (speed, check, ceilings, none), `speed` and `speed_unit` (the metric its
+job ranks by: TFLOPS or GB/s), `x` (the value of the parameter its family's curve runs along, named
+by `x_name`) and `by` (the value of the parameter its headline also ranks within). A run written
+before schema.json existed loads too (base/format1.py): a field it lacks is empty, a point field
+it lacks takes the meaning it had.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from base.journal import read_journal_table
-from base.manifest import ManifestError, manifest_devices, read_manifest
-from base.point import SPEC_DEFAULTS, implementation
-from base.schema import COLUMN_TYPES
+from analysis.datasheets import datasheet_gbs
+from base import format1
+from base.rundir import RunDir, RunDirError
+from base.schema import column_types, job_hints
 
 PANDAS_TYPES = {str: "string", int: "Int64", float: "float64", bool: "boolean"}
-DTYPES = {name: PANDAS_TYPES[t] for name, t in COLUMN_TYPES.items()}
 ENV_COLUMNS = ["torch_version", "cuda_version", "cudnn_version", "driver_version", "memory_gib", "sm_count",
-               "compute_capability", "sm_clock_max_mhz", "power_limit_w"]
+               "compute_capability", "sm_clock_max_mhz", "power_limit_w", "packages"]
+UNITS = {"tflops": "TFLOPS", "gbs": "GB/s"}
+# columns the report reads whichever jobs a run had: empty where none of its jobs writes them
+READ_BY_REPORT = {"median_ms": "float64", "iqr_ms": "float64", "timer": "string", "protocol": "string",
+                  "dispatched": "string", "burst_ms": "float64", "burst_clock_mhz": "float64",
+                  "sm_clock_mhz": "float64", "passed": "boolean", "check": "string", "err_ratio": "float64",
+                  "max_abs_err": "float64", "grad_err_ratio": "float64", "empty_rows": "string", "dtype": "string"}
 
 
-def load_results(run_dir: str | Path) -> pd.DataFrame:
+def load_results(run_dir: str | Path | RunDir) -> pd.DataFrame:
     """Every finished job of one run directory, in the order they finished (no manifest needed)."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ManifestError(f"{run_dir}: no such run directory")
-    frame = read_journal_table(run_dir / "results.jsonl").to_pandas()
-    frame = frame.assign(**{c: pd.NA for c in DTYPES if c not in frame.columns})  # a new job's fields stay as read
-    frame = frame.astype(DTYPES).fillna(SPEC_DEFAULTS)  # rows from before these point fields existed
-    # ...and before `timer` existed, when GPU rows were timed with events and CPU rows with perf_counter
+    run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    schema = run_dir.schema()
+    types = column_types(schema)
+    frame = run_dir.rows().to_pandas()
+    frame = frame.astype({c: PANDAS_TYPES[t] for c, t in types.items()})
+    missing = [c for c in READ_BY_REPORT if c not in frame.columns]
+    frame = frame.assign(**{c: pd.Series(None, index=frame.index, dtype=READ_BY_REPORT[c]) for c in missing})
+    if schema["format"] == 1:
+        frame = format1_names(frame)
+    frame["device_label"] = frame["hostname"] + " " + frame["device"] + " · " + frame["gpu_name"]
+    return with_hints(frame, schema)
+
+
+def format1_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """What a format 1 row meant: point fields it lacks at their old default, the timer and protocol
+    GPU rows had before those columns existed, and its point, family and implementation names."""
+    frame = frame.fillna(format1.ROW_DEFAULTS)
     legacy = frame["timer"].isna() & frame["median_ms"].notna()
     frame.loc[legacy, "timer"] = frame.loc[legacy, "gpu_uuid"].ne("").map({True: "cuda_events", False: "perf_counter"})
-    # ...and before `protocol` existed, when every point was timed by the fixed protocol
     frame.loc[frame["protocol"].isna() & frame["median_ms"].notna(), "protocol"] = "fixed"
-    frame["implementation"] = [implementation(b, f) for b, f in zip(frame["backend"], frame["flash_impl"])]
-    frame["device_label"] = frame["hostname"] + " " + frame["device"] + " · " + frame["gpu_name"]
+    frame.loc[frame["settle"] == "fixed", "settle"] = "by_time"  # the fixed protocol's warmup: what it is called now
+    records = frame[[*format1.PARAMS]].to_dict("records")
+    frame["point"] = pd.array([format1.point_label(r) for r in records], dtype="string")
+    frame["family"] = pd.array([format1.family_label(r) for r in records], dtype="string")
+    frame["implementation"] = pd.array([format1.implementation(r["backend"], r["flash_impl"]) for r in records],
+                                       dtype="string")
     return frame
+
+
+def with_hints(frame: pd.DataFrame, schema: dict) -> pd.DataFrame:
+    """Each row's kind, its speed in its job's unit, and its curve's x, from its job's report hints."""
+    hints = job_hints(schema)
+    kind = frame["job"].map({j: h.kind for j, h in hints.items()}).fillna("none")
+    speed = pd.Series(np.nan, index=frame.index)
+    unit = pd.Series(pd.NA, index=frame.index, dtype="string")
+    x, by = pd.Series(np.nan, index=frame.index), pd.Series(np.nan, index=frame.index)
+    x_name, by_name = (pd.Series(pd.NA, index=frame.index, dtype="string") for _ in range(2))
+    for job, h in hints.items():
+        mine = (frame["job"] == job).fillna(False).to_numpy()
+        if h.kind == "speed" and mine.any():
+            speed[mine] = frame.loc[mine, h.speed].astype("float64")
+            unit[mine], x_name[mine], by_name[mine] = UNITS[h.speed], h.x, h.by or pd.NA
+            x[mine] = frame.loc[mine, h.x].astype("float64")
+            by[mine] = frame.loc[mine, h.by].astype("float64") if h.by else np.nan
+    return frame.assign(kind=kind.astype("string"), speed=speed, speed_unit=unit, x=x, x_name=x_name, by=by,
+                        by_name=by_name)
 
 
 def run_names(run_dirs: list[Path]) -> list[str]:
@@ -46,40 +88,47 @@ def run_names(run_dirs: list[Path]) -> list[str]:
     return [f"{d.resolve().parent.name}/{n}" if names.count(n) > 1 else n for d, n in zip(run_dirs, names)]
 
 
-def device_env(manifest: dict) -> pd.DataFrame:
+def device_env(run_dir: RunDir) -> pd.DataFrame:
     """(hostname, device) -> the software and limits it ran with; a field an older manifest lacks is empty."""
-    devices = pd.DataFrame(manifest_devices(manifest))
+    devices = pd.DataFrame(run_dir.devices())
     if devices.empty:
         return pd.DataFrame(columns=["hostname", "device", *ENV_COLUMNS])
     return devices.reindex(columns=["hostname", "device", *ENV_COLUMNS])
 
 
-def load_runs(run_dirs: list[str | Path]) -> pd.DataFrame:
-    """One tidy frame from several run directories: every row with its `run`, its `implementation`
-    (backend and flash kernel), `pct_of_peak`, and its device's versions from the manifest."""
-    run_dirs = [Path(d) for d in run_dirs]
-    if len(set(d.resolve() for d in run_dirs)) < len(run_dirs):
-        raise ManifestError("the same run directory is named twice")
+def load_runs(run_dirs: list[str | Path | RunDir]) -> pd.DataFrame:
+    """One tidy frame from several run directories: every row with its `run`, its device's versions
+    from the manifest, and its speed against its device's measured ceilings (`pct_of_peak` for
+    TFLOPS, `pct_of_bandwidth` for GB/s) and against the datasheet (`pct_of_datasheet`)."""
+    run_dirs = [d if isinstance(d, RunDir) else RunDir(d) for d in run_dirs]
+    if len(set(d.path.resolve() for d in run_dirs)) < len(run_dirs):
+        raise RunDirError("the same run directory is named twice")
     frames = []
-    for run_dir, name in zip(run_dirs, run_names(run_dirs)):
-        manifest = read_manifest(run_dir)
+    for run_dir, name in zip(run_dirs, run_names([d.path for d in run_dirs])):
+        run_dir.manifest()
         frame = load_results(run_dir).assign(run=name)
-        frames.append(frame.merge(device_env(manifest), on=["hostname", "device"], how="left"))
+        frames.append(frame.merge(device_env(run_dir), on=["hostname", "device"], how="left"))
     frame = pd.concat(frames, ignore_index=True)
     frame["run"] = frame["run"].astype("string")
-    frame["pct_of_peak"] = pct_of_peak(frame)
-    return frame
+    return against_ceilings(frame)
 
 
-def pct_of_peak(frame: pd.DataFrame) -> pd.Series:
-    """Each row's TFLOPS as a % of its own device's measured matmul TFLOPS for the row's dtype
-    (from that run's device_ceilings row); NaN where the device has no ceiling measured."""
+def against_ceilings(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each speed row against its own device's measured ceiling (that run's device_ceilings row):
+    TFLOPS against the matmul peak of its dtype, GB/s against the read bandwidth; NaN where the
+    device has no ceiling measured."""
     key = frame["run"] + "|" + frame["device_label"]
-    ceilings = frame[(frame["job"] == "device_ceilings") & (frame["status"] == "ok")]
+    ceilings = frame[(frame["kind"] == "ceilings") & (frame["status"] == "ok")]
     ceilings = ceilings.assign(key=key).drop_duplicates("key", keep="last").set_index("key")
-    pct = pd.Series(float("nan"), index=frame.index)
-    for dtype in ("float16", "bfloat16", "float32"):
-        peak = key.map(ceilings[f"ceiling_{dtype}_tflops"]).astype("float64")
-        rows = (frame["dtype"] == dtype).fillna(False).to_numpy()
-        pct[rows] = 100 * frame.loc[rows, "tflops"].astype("float64") / peak[rows]
-    return pct
+    peak = pd.Series(np.nan, index=frame.index)
+    for column in [c for c in ceilings.columns if c.startswith("ceiling_") and c.endswith("_tflops")]:
+        dtype = column.removeprefix("ceiling_").removesuffix("_tflops")
+        rows = ((frame["dtype"] == dtype) & (frame["speed_unit"] == "TFLOPS")).fillna(False).to_numpy()
+        peak[rows] = key[rows].map(ceilings[column]).astype("float64")
+    tflops = (frame["speed_unit"] == "TFLOPS").fillna(False).to_numpy()
+    gbs = (frame["speed_unit"] == "GB/s").fillna(False).to_numpy()
+    read = key.map(ceilings["ceiling_read_gbs"]).astype("float64") if "ceiling_read_gbs" in ceilings else np.nan
+    sheet = frame["gpu_name"].map(datasheet_gbs).astype("float64")
+    return frame.assign(pct_of_peak=np.where(tflops, 100 * frame["speed"] / peak, np.nan),
+                        pct_of_bandwidth=np.where(gbs, 100 * frame["speed"] / read, np.nan),
+                        pct_of_datasheet=np.where(gbs, 100 * frame["speed"] / sheet, np.nan))

@@ -1,41 +1,71 @@
 """The report's first screen: which implementation is fastest on each GPU model, how the models
-compare, and what might confound that comparison (different software, power limits).
+compare, and what might confound that comparison (different software, power limits, protocols).
 
 Every number comes from `analysis.cells`: one cell per (point, GPU model, implementation), the
-median over that model's devices and runs.
+median over that model's devices and runs. Speeds are sustained (the card as back-to-back calls
+hold it); the burst figure of the same cell stands beside it. A cell above its device's measured
+ceiling is suspect and never wins.
 """
 from __future__ import annotations
 
 import pandas as pd
 
-from analysis.cells import FAMILY, POINT, geomean, per_model
-from analysis.document import Section, Table
-from base.point import point_label
+from analysis.cells import POINT, geomean, per_model
+from analysis.document import Section, Table, num
 
-SOFTWARE = ["torch_version", "cuda_version", "cudnn_version", "driver_version"]
+SOFTWARE = ["torch_version", "cuda_version", "cudnn_version", "driver_version", "packages"]
 MAX_LISTED = 10
 
 
-def family_label(key: tuple) -> str:
-    dtype, head_dim, causal, mode = key
-    return f"{dtype} d{head_dim} {'causal' if causal else 'non-causal'} {mode}"
+def shared_points(group: pd.DataFrame) -> pd.DataFrame:
+    """The cells at the points where the most implementations ran: a family's implementations are
+    ranked over points they share, never over one that only some of them ran (a math-only sweep)."""
+    per_point = group.groupby(POINT, sort=False)["implementation"].transform("nunique")
+    return group[per_point == per_point.max()]
+
+
+def rank(group: pd.DataFrame) -> dict | None:
+    """The fastest implementation over the shared points of `group` (one GPU model, one family):
+    the highest median speed among those that ran every one of them."""
+    group = group[~group["suspect"].fillna(False)]
+    if group.empty:
+        return None
+    shared = shared_points(group)
+    points = len(shared[POINT].drop_duplicates())
+    scores = shared.groupby("implementation", sort=False).agg(
+        covered=("speed", "size"), speed=("speed", "median"), burst=("burst_speed", "median"))
+    scores = scores[scores["covered"] == points]
+    if scores.empty:
+        return None
+    best = scores["speed"].idxmax()
+    return {"implementation": best, "speed": scores.loc[best, "speed"], "burst": scores.loc[best, "burst"],
+            "unit": group["speed_unit"].iloc[0], "points": points}
 
 
 def fastest_per_family(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per (GPU model, shape family): the implementation that ran every point the model ran there
-    and has the highest median TFLOPS over them; `points` and `tflops` say over how many, how fast."""
+    """Per (GPU model, shape family): the fastest implementation, its sustained and burst speed, and
+    over how many shared points."""
     rows = []
-    for (model, *family), group in cells.groupby(["gpu_name", *FAMILY], sort=False, dropna=False):
-        points = group[POINT].drop_duplicates()
-        scores = group.groupby("implementation", sort=False).agg(covered=("tflops", "size"),
-                                                                 tflops=("tflops", "median"))
-        full = scores[scores["covered"] == len(points)]
-        if full.empty:
-            continue
-        best = full["tflops"].idxmax()
-        rows.append({"gpu_name": model, "family": family_label(tuple(family)), "implementation": best,
-                     "tflops": full.loc[best, "tflops"], "points": len(points)})
-    return pd.DataFrame(rows, columns=["gpu_name", "family", "implementation", "tflops", "points"])
+    for (model, family), group in cells.groupby(["gpu_name", "family"], sort=False, dropna=False):
+        best = rank(group)
+        if best is not None:
+            rows.append({"gpu_name": model, "family": family, **best})
+    return pd.DataFrame(rows, columns=["gpu_name", "family", "implementation", "speed", "burst", "unit", "points"])
+
+
+def fastest_by(cells: pd.DataFrame, best: pd.DataFrame) -> list[str]:
+    """Where a family whose job names a `by` parameter (decode: batch) has another winner at some
+    value of it than over the whole family: split-KV and the like decide there."""
+    lines = []
+    with_by = cells[cells["by"].notna()]
+    for (model, family, value), group in with_by.groupby(["gpu_name", "family", "by"], sort=True):
+        mine = best[(best["gpu_name"] == model) & (best["family"] == family)]
+        here = rank(group)
+        if here is not None and not mine.empty and here["implementation"] != mine.iloc[0]["implementation"]:
+            lines.append(f"{model}, {family}, {group['by_name'].iloc[0]} "
+                         f"{value:g}: **{here['implementation']}** {num(here['speed'])} {here['unit']} "
+                         f"(over the family: `{mine.iloc[0]['implementation']}`)")
+    return lines
 
 
 def speedups(cells: pd.DataFrame, baseline: str) -> pd.DataFrame:
@@ -54,7 +84,8 @@ def speedups(cells: pd.DataFrame, baseline: str) -> pd.DataFrame:
 
 def fastest_by_point(cells: pd.DataFrame, models: list[str]) -> pd.DataFrame:
     """Point x GPU model: the fastest implementation there, for the points every model timed."""
-    best = cells.sort_values("median_ms", kind="stable").drop_duplicates([*POINT, "gpu_name"])
+    trusted = cells[~cells["suspect"].fillna(False)]
+    best = trusted.sort_values("median_ms", kind="stable").drop_duplicates([*POINT, "gpu_name"])
     table = best.pivot(index=POINT, columns="gpu_name", values="implementation")
     return table.reindex(columns=models).dropna()
 
@@ -66,7 +97,7 @@ def fastest_differs(shared: pd.DataFrame, models: list[str]) -> list[str]:
         if len(set(best)) > 1:
             point = dict(zip(POINT, key))
             names = ", ".join(f"{m} `{b}`" for m, b in zip(models, best))
-            lines.append(f"{point['sweep']}: {point_label(point)}: {names}")
+            lines.append(f"{point['sweep']}: {point['point']}: {names}")
     return lines
 
 
@@ -77,28 +108,43 @@ def headline_section(cells: pd.DataFrame, models: list[str], baseline: str) -> S
         return section
     best = fastest_per_family(cells)
     section.blocks += [sentence(best, speedups(cells, baseline), models, baseline),
-                       "Fastest implementation per GPU model and shape family (the one that ran every point "
-                       "of the family, by median TFLOPS over them):",
+                       "Fastest implementation per GPU model and shape family, by sustained speed (the card held "
+                       "at its power cap by back-to-back calls; the burst figure of the same cell, a few calls "
+                       "after idle as vendors' tables time it, in brackets), over the points the most "
+                       "implementations ran (how many in brackets):",
                        Table(["shape family", *models], [
                            [family, *(cell_text(best, m, family) for m in models)]
                            for family in dict.fromkeys(best["family"])])]
+    by = fastest_by(cells, best)
+    if by:
+        section.blocks += ["Where the fastest differs within a family:", by[:MAX_LISTED]]
     if len(models) > 1:
-        ups = speedups(cells, baseline)
-        section.blocks += [f"Speed-up over {baseline} (geometric mean of its time ÷ the model's, over the points "
-                           "both timed; points in brackets):", speedup_table(ups, models)]
-        shared = fastest_by_point(cells, models)
-        differs = fastest_differs(shared, models)
-        section.blocks.append(f"The fastest implementation differs between GPU models at {len(differs)} of "
-                              f"{len(shared)} points every model timed" + (":" if differs else "."))
-        if differs:
-            section.blocks.append(differs[:MAX_LISTED] + ([f"… and {len(differs) - MAX_LISTED} more"]
-                                                          if len(differs) > MAX_LISTED else []))
+        section.blocks += compare_models(cells, models, baseline)
     return section
+
+
+def compare_models(cells: pd.DataFrame, models: list[str], baseline: str) -> list:
+    ups = speedups(cells, baseline)
+    blocks = [f"Speed-up over {baseline} (geometric mean of its time ÷ the model's, over the points both timed; "
+              "points in brackets):", speedup_table(ups, models)]
+    shared = fastest_by_point(cells, models)
+    differs = fastest_differs(shared, models)
+    blocks.append(f"The fastest implementation differs between GPU models at {len(differs)} of {len(shared)} "
+                  "points every model timed" + (":" if differs else "."))
+    if differs:
+        blocks.append(differs[:MAX_LISTED] + ([f"… and {len(differs) - MAX_LISTED} more"]
+                                              if len(differs) > MAX_LISTED else []))
+    return blocks
 
 
 def cell_text(best: pd.DataFrame, model: str, family: str) -> str:
     row = best[(best["gpu_name"] == model) & (best["family"] == family)]
-    return "—" if row.empty else f"**{row.iloc[0]['implementation']}** {row.iloc[0]['tflops']:.3g} TFLOPS"
+    if row.empty:
+        return "—"
+    r = row.iloc[0]
+    burst = f", burst {num(r['burst'])}" if pd.notna(r["burst"]) else ""
+    points = f"{r['points']} point" + ("s" if r["points"] != 1 else "")
+    return f"**{r['implementation']}** {num(r['speed'])} {r['unit']} ({points}{burst})"
 
 
 def speedup_table(ups: pd.DataFrame, models: list[str]) -> Table:
@@ -131,8 +177,8 @@ def confounder_section(frame: pd.DataFrame, models: list[str]) -> Section:
     rows, software, timing = [], {}, {}
     for model in models:
         mine = env[env["gpu_name"] == model]
-        values = {c: ", ".join(sorted({str(v) for v in mine[c].dropna()})) or "—" for c in [*SOFTWARE, "power_limit_w"]}
-        software[model] = tuple(values[c] for c in SOFTWARE)
+        values = {c: ", ".join(sorted({str(v) for v in mine[c].dropna() if str(v)})) or "—" for c in SOFTWARE}
+        software[model] = tuple(values[c] for c in SOFTWARE[:4])
         timing[model] = protocols(frame[frame["gpu_name"] == model])
         rows.append([model, str(mine["run"].nunique()), str(len(mine)), *(values[c] for c in SOFTWARE),
                      watts(mine["power_limit_w"]), timing[model]])
@@ -142,7 +188,7 @@ def confounder_section(frame: pd.DataFrame, models: list[str]) -> Section:
     if len(set(timing.values())) > 1:
         section.blocks.append("**Warning:** the GPU models compared here were timed by different protocols (below): "
                               "a fixed window spans about two power-cap cycles, an adaptive one one (docs/methods.md).")
-    header = ["GPU model", "runs", "devices", "torch", "CUDA", "cuDNN", "driver", "power limit", "timing"]
+    header = ["GPU model", "runs", "devices", "torch", "CUDA", "cuDNN", "driver", "packages", "power limit", "timing"]
     section.blocks.append(Table(header, rows))
     return section
 

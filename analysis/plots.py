@@ -1,7 +1,10 @@
-"""The report's figures (matplotlib, PNG): achieved TFLOPS against sequence length (log scale) for
-each shape family, a panel per implementation and a line per GPU model when models are compared (one
-panel, a line per implementation, for a single model); each model's speed-up over the baseline model
-per implementation; the correctness error ratio per implementation."""
+"""The report's figures (matplotlib, PNG): each shape family's speed (TFLOPS, GB/s) against the
+parameter its curve runs along (log scale), a panel per implementation and a line per GPU model when
+models are compared (one panel, a line per implementation, for a single model; a job that ranks
+within a parameter, such as decode's batch, gets a panel per value of it); each model's speed-up
+over the baseline model per implementation; the correctness error ratio per implementation.
+An implementation keeps one color in every figure of a report; a figure's title is its caption.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,12 +15,16 @@ matplotlib.use("Agg")  # files only: no display on a server or in CI
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis.cells import FAMILY  # noqa: E402
 from analysis.document import Figure  # noqa: E402
-from analysis.headline import family_label  # noqa: E402
 
 MAX_FIGURES = 12  # a huge sweep still gives a readable report
 MAX_PANELS = 8
+
+
+def palette(names: list[str]) -> dict[str, tuple]:
+    """One color per name (implementations, GPU models), the same in every figure of a report."""
+    colors = plt.get_cmap("tab20").colors
+    return {name: colors[(2 * i) % 20 + (i // 10) % 2] for i, name in enumerate(dict.fromkeys(names))}
 
 
 def set_margins(fig: plt.Figure, left_in: float, right_in: float, bottom_in: float, top_in: float) -> None:
@@ -33,73 +40,84 @@ def save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def tflops_figures(cells: pd.DataFrame, models: list[str], out_dir: Path) -> list[Figure]:
+def speed_figures(cells: pd.DataFrame, models: list[str], colors: dict[str, tuple], out_dir: Path) -> list[Figure]:
     figures = []
-    for key, family in cells.groupby(FAMILY, sort=False, dropna=False):
-        if family["seq_len"].nunique() < 2 or len(figures) == MAX_FIGURES:
+    for family, cells_of in cells.groupby("family", sort=False, dropna=False):
+        if cells_of["x"].nunique() < 2 or len(figures) == MAX_FIGURES:
             continue
-        title = f"TFLOPS against sequence length: {family_label(key)}"
-        path = draw_family(family, models, title, out_dir / f"tflops_{len(figures)}.png")
+        unit, x_name = cells_of["speed_unit"].iloc[0], cells_of["x_name"].iloc[0]
+        title = f"{unit} against {x_name}: {family}"
+        path = draw_family(cells_of, models, colors, out_dir / f"speed_{len(figures)}.png")
         figures.append(Figure(title, path))
     return figures
 
 
-def draw_family(family: pd.DataFrame, models: list[str], title: str, path: Path) -> Path:
+def panels_of(family: pd.DataFrame, models: list[str]) -> tuple[str, str, list, list]:
+    """(panel column, line column, panels, lines): compare models: a panel per implementation; one
+    model: a panel per value of the job's `by` parameter where it has one, its implementations as lines."""
     impls = list(dict.fromkeys(family["implementation"]))
-    # compare models: a panel per implementation; one model: its implementations side by side
-    panel, line, panels, lines = (("implementation", "gpu_name", impls[:MAX_PANELS], models) if len(models) > 1
-                                  else ("gpu_name", "implementation", models, impls))
-    width, right_in = (3.6 * len(panels) + 0.8, 0.15) if len(models) > 1 else (9.0, 1.9)
-    fig, axes = plt.subplots(1, len(panels), figsize=(width, 3.8), squeeze=False, sharey=True)
-    seq_lens = sorted(family["seq_len"].unique())
+    if len(models) > 1:
+        return "implementation", "gpu_name", impls[:MAX_PANELS], models
+    if family["by"].notna().any():
+        return "by", "implementation", sorted(family["by"].dropna().unique())[:MAX_PANELS], impls
+    return "gpu_name", "implementation", models, impls
+
+
+def draw_family(family: pd.DataFrame, models: list[str], colors: dict[str, tuple], path: Path) -> Path:
+    panel, line, panels, lines = panels_of(family, models)
+    legend_outside = line == "implementation"
+    width = 3.6 * len(panels) + (2.7 if legend_outside else 0.8)
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(width, 9.0 if legend_outside else 0), 3.8), squeeze=False,
+                             sharey=True)
+    xs = sorted(family["x"].unique())
     for ax, name in zip(axes[0], panels):
         mine = family[family[panel] == name]
         for label in lines:
-            curve = mine[mine[line] == label].groupby("seq_len")["tflops"].median()
+            curve = mine[mine[line] == label].groupby("x")["speed"].median()
             if len(curve):
-                ax.plot(curve.index, curve.values, marker="o", label=label)
-        ax.set(title=name, xlabel="sequence length (tokens)", xscale="log")
-        # the measured lengths as the only ticks: log axes otherwise label minor ticks, which was slow
-        ax.set_xticks(seq_lens, [str(s) for s in seq_lens])
+                ax.plot(curve.index, curve.values, marker="o", label=label, color=colors.get(label))
+        if len(panels) > 1:
+            ax.set_title(f"{family['by_name'].iloc[0]} {name:g}" if panel == "by" else str(name), fontsize=10)
+        ax.set(xlabel=family["x_name"].iloc[0], xscale="log")
+        # the measured values as the only ticks: log axes otherwise label minor ticks, which was slow
+        ax.set_xticks(xs, [f"{x:g}" for x in xs])
         ax.minorticks_off()
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("achieved TFLOPS")
-    outside = {"loc": "upper left", "bbox_to_anchor": (1.0, 1.0)} if len(models) == 1 else {}
+    axes[0][0].set_ylabel(f"{family['speed_unit'].iloc[0]} (sustained)")
+    outside = {"loc": "upper left", "bbox_to_anchor": (1.0, 1.0)} if legend_outside else {}
     axes[0][-1 if outside else 0].legend(title=line.replace("gpu_name", "GPU model"), fontsize=8, **outside)
-    fig.suptitle(title)
-    set_margins(fig, left_in=0.75, right_in=right_in, bottom_in=0.55, top_in=0.75)
+    set_margins(fig, left_in=0.75, right_in=1.9 if legend_outside else 0.15, bottom_in=0.55, top_in=0.35)
     return save(fig, path)
 
 
-def speedup_figure(ups: pd.DataFrame, baseline: str, out_dir: Path) -> list[Figure]:
+def speedup_figure(ups: pd.DataFrame, baseline: str, colors: dict[str, tuple], out_dir: Path) -> list[Figure]:
     others = ups[ups["gpu_name"] != baseline]
     if others.empty:
         return []
     table = others.pivot(index="implementation", columns="gpu_name", values="speedup")
     fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(table) + 2.5), 4))
-    table.plot.bar(ax=ax, rot=0)
+    table.plot.bar(ax=ax, rot=0, color=[colors.get(m) for m in table.columns])
     ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.set(title=f"Speed-up over {baseline} (geometric mean over shared points)", xlabel="implementation",
-           ylabel=f"× {baseline}")
+    ax.set(xlabel="implementation", ylabel=f"× {baseline} (geometric mean over shared points)")
     ax.legend(title="GPU model", fontsize=8)
-    set_margins(fig, left_in=0.75, right_in=0.15, bottom_in=0.6, top_in=0.45)
+    set_margins(fig, left_in=0.75, right_in=0.15, bottom_in=0.6, top_in=0.2)
     return [Figure(f"Speed-up over {baseline} per implementation", save(fig, out_dir / "speedup.png"))]
 
 
-def correctness_figure(frame: pd.DataFrame, out_dir: Path) -> list[Figure]:
-    rows = frame[(frame["job"] == "causal_correctness") & (frame["status"] == "ok")]
+def correctness_figure(frame: pd.DataFrame, colors: dict[str, tuple], out_dir: Path) -> list[Figure]:
+    rows = frame[(frame["kind"] == "check") & (frame["status"] == "ok")]
     if rows.empty:
         return []
     worst = rows.groupby(["gpu_name", "dtype", "implementation"], sort=False)["err_ratio"].max()
     worst = worst.unstack("implementation")
     worst.index = [f"{model}\n{dtype}" for model, dtype in worst.index]
     fig, ax = plt.subplots(figsize=(max(7.0, 2.2 * len(worst)), 4.5))
-    worst.plot.bar(ax=ax, logy=True, rot=0)
+    worst.plot.bar(ax=ax, logy=True, rot=0, color=[colors.get(i) for i in worst.columns])
     ax.axhline(2.0, color="red", linestyle="--", label="pass limit (2×)")
     low, high = worst.min().min(), worst.max().max()
     ax.set_ylim(min(0.1, low / 2) if low > 0 else 0.01, max(10.0, high * 2))
-    ax.set(title="Correctness: worst error ÷ input-dtype formula's (pass ≤ 2×)",
-           xlabel="GPU model and dtype", ylabel="error ratio (log scale)")
+    ax.set(xlabel="GPU model and dtype", ylabel="worst error ÷ input-dtype formula's (log)")
     ax.legend(title="implementation", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    set_margins(fig, left_in=0.75, right_in=1.8, bottom_in=0.9, top_in=0.45)
-    return [Figure("Correctness error ratio per implementation", save(fig, out_dir / "correctness.png"))]
+    set_margins(fig, left_in=0.75, right_in=1.8, bottom_in=0.9, top_in=0.2)
+    return [Figure("Correctness: worst error ÷ the input-dtype formula's, per implementation (pass ≤ 2×)",
+                   save(fig, out_dir / "correctness.png"))]

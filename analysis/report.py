@@ -16,13 +16,14 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from analysis.cells import timed_cells
+from analysis.clocks import clocks_section
 from analysis.document import Section, to_html, to_markdown
 from analysis.frame import load_runs, run_names
 from analysis.headline import confounder_section, headline_section, speedups
-from analysis.plots import correctness_figure, speedup_figure, tflops_figures
+from analysis.plots import correctness_figure, palette, speed_figures, speedup_figure
 from analysis.sections import correctness_sections, device_section, failure_section, speed_sections
 from base.errors import BadInput
-from base.manifest import read_manifest
+from base.rundir import RunDir
 
 
 def summary_section(frame: pd.DataFrame, manifests: dict[str, dict]) -> Section:
@@ -49,26 +50,29 @@ def build(frame: pd.DataFrame, manifests: dict[str, dict], baseline: str | None,
     models = list(dict.fromkeys(cells["gpu_name"])) if not cells.empty else []
     baseline = choose_baseline(models or list(dict.fromkeys(frame["gpu_name"])), baseline)
     models = [baseline, *[m for m in models if m != baseline]] if models else []
-    figures = tflops_figures(cells, models, plots) + correctness_figure(frame, plots)
+    colors = palette([*frame["implementation"].dropna(), *models])
+    figures = speed_figures(cells, models, colors, plots) + correctness_figure(frame, colors, plots)
     if len(models) > 1:
-        figures = speedup_figure(speedups(cells, baseline), baseline, plots) + figures
+        figures = speedup_figure(speedups(cells, baseline), baseline, colors, plots) + figures
     return [headline_section(cells, models, baseline), confounder_section(frame, models),
-            summary_section(frame, manifests), Section("Plots", figures or ["No plots for these runs."]),
+            clocks_section(frame, cells, models), summary_section(frame, manifests),
+            Section("Plots", figures or ["No plots for these runs."]),
             *speed_sections(frame), *correctness_sections(frame), failure_section(frame), device_section(manifests)]
 
 
 def write_tables(frame: pd.DataFrame, out_dir: Path) -> None:
-    table = pa.Table.from_pandas(frame.drop(columns="device_label"), preserve_index=False)
+    table = pa.Table.from_pandas(frame.drop(columns=["device_label", "x", "x_name", "by", "by_name"]),
+                                 preserve_index=False)
     pq.write_table(table, out_dir / "results.parquet")
     pacsv.write_csv(table, out_dir / "results.csv")  # pandas' to_csv: 3.5 s at 100k rows, this: 0.3 s
 
 
 def write_report(run_dirs: list[Path], out_dir: Path | None = None, baseline: str | None = None) -> Path:
     """Write the report of `run_dirs` into `out_dir` (default: the one run directory); returns report.md."""
-    run_dirs = [Path(d) for d in run_dirs]
-    manifests = {name: read_manifest(d) for d, name in zip(run_dirs, run_names(run_dirs))}
-    frame = load_runs(run_dirs)
-    out_dir = Path(out_dir or run_dirs[0])
+    run_dirs = [RunDir(d) for d in run_dirs]
+    manifests = {name: d.manifest() for d, name in zip(run_dirs, run_names([d.path for d in run_dirs]))}
+    frame = load_runs(run_dirs)  # the same RunDirs: each manifest is read once
+    out_dir = Path(out_dir or run_dirs[0].path)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -1,20 +1,21 @@
 """The report's detail sections: every point's speed and correctness, failures, devices.
 
 Speed tables have a row per GPU model and a column per implementation; a cell is the median over
-the model's devices and runs (`analysis.cells`), with `n` and their spread where more than one.
+the model's devices and runs (`analysis.cells`), with `n` and their range where more than one.
 """
 from __future__ import annotations
 
 import pandas as pd
 
-from analysis.cells import POINT, benchmark_rows, status_cells, timed_cells
-from analysis.document import Section, Table
-from base.point import point_label
+from analysis.cells import POINT, speed_rows, status_cells, timed_cells
+from analysis.document import Section, Table, num
+
+CEILING_TEXT = {"TFLOPS": ("pct_of_peak", "of peak"), "GB/s": ("pct_of_bandwidth", "of read bandwidth")}
 
 
 def point_title(key: tuple) -> str:
     p = dict(zip(POINT, key))
-    return f"{p['sweep']}: {point_label(p)}, {p['inputs']} inputs"
+    return f"{p['sweep']}: {p['point']}"
 
 
 def point_tables(long: pd.DataFrame, row: str, first_header: str) -> list[Section]:
@@ -35,30 +36,46 @@ def point_tables(long: pd.DataFrame, row: str, first_header: str) -> list[Sectio
 
 
 def speed_text(c: dict) -> str:
-    """median ms · TFLOPS · % of peak · × math · × default (→ what default ran) · n and spread; bold if best."""
-    text = f"{c['median_ms']:.4g} ms · {c['tflops']:.3g} TFLOPS"
-    text += f" · {c['pct_of_peak']:.0f}% of peak" if pd.notna(c["pct_of_peak"]) else ""
+    """median ms · speed · % of the device's ceiling · × math · × default (→ what default ran) ·
+    burst · n and range; bold if best, marked where above the ceiling."""
+    text = f"{c['median_ms']:.4g} ms · {num(c['speed'])} {c['speed_unit']}"
+    column, words = CEILING_TEXT[c["speed_unit"]]
+    text += f" · {c[column]:.0f}% {words}" if pd.notna(c[column]) else ""
     for name in ("math", "default"):
         if pd.notna(c[f"{name}_ms"]) and c["implementation"] != name:
             text += f" · {c[f'{name}_ms'] / c['median_ms']:.3g}× {name}"
     if c["implementation"] == "default" and isinstance(c["dispatched"], str) and c["dispatched"]:
         text += f" (→ {c['dispatched']})"
-    text += f" (n={c['n']}, spread {100 * c['spread']:.1f}%)" if c["n"] > 1 else ""
+    if pd.notna(c["burst_ms"]):
+        text += f" · burst {num(c['burst_speed'])} ({c['burst_gap']:.2f}× faster)"
+    text += f" (n={c['n']}, range {100 * c['range_rel']:.1f}%)" if c["n"] > 1 else ""
+    if c["suspect"]:
+        return f"{text} · **suspect: above the device's measured ceiling** (L2-resident, or a wrong byte count)"
     return f"**{text}**" if c["best"] else text
 
 
 def with_references(cells: pd.DataFrame) -> pd.DataFrame:
     """Adds math_ms and default_ms (that implementation's time at the point, same GPU model) and
-    `best` (the fastest there)."""
+    `best` (the fastest trusted cell there)."""
     where = [*POINT, "gpu_name"]
     for name in ("math", "default"):
         ref = cells[cells["implementation"] == name].drop_duplicates(where).set_index(where)["median_ms"]
         cells = cells.join(ref.rename(f"{name}_ms"), on=where)
-    fastest = cells.groupby(where, dropna=False, sort=False)["median_ms"].transform("min")
+    trusted = cells["median_ms"].where(~cells["suspect"].fillna(False).astype(bool))
+    fastest = trusted.groupby([cells[k] for k in where], dropna=False, sort=False).transform("min")
     return cells.assign(best=cells["median_ms"] == fastest)
 
 
+SPEED_HEAD = ("Median time per call, sustained (the card held at its power cap by back-to-back calls); the speed it "
+              "makes (TFLOPS: FLOPs as in docs/methods.md; GB/s: the bytes of docs/methods.md's byte model) and that "
+              "as a % of the device's measured ceiling (matmul peak, read bandwidth); speed-up over math and "
+              "default; the burst speed (the first calls after idle, as vendors' tables time them) and how much "
+              "faster it is; the fastest per GPU model in bold; a cell without a time shows its status; n and range "
+              "where several devices or runs of one GPU model timed the point.")
+
+
 def speed_sections(frame: pd.DataFrame) -> list[Section]:
+    """A section per job that times (dense attention, decode, varlen prefill), a table per point."""
     cells, statuses = timed_cells(frame), status_cells(frame)
     if cells.empty and statuses.empty:
         return [Section("Speed per point", ["No benchmark job in these runs."])]
@@ -67,13 +84,11 @@ def speed_sections(frame: pd.DataFrame) -> list[Section]:
     timed = cells[keys].assign(text=[speed_text(c) for c in cells.to_dict("records")])
     # a cell shows its time if any device or run timed it, its statuses only where none did
     texts = pd.concat([timed, statuses], ignore_index=True).drop_duplicates(keys, keep="first")
-    order = benchmark_rows(frame)[keys].drop_duplicates()
-    long = order.merge(texts, on=keys)
-    head = Section("Speed per point", [
-        "Median time per call, achieved TFLOPS (FLOPs as in docs/methods.md), % of the device's measured matmul "
-        "peak, speed-up over math and default; the fastest per GPU model in bold; a cell without a time shows its "
-        "status; n and spread where several devices or runs of one GPU model timed the point."])
-    return [head, *point_tables(long, "gpu_name", "GPU model")]
+    long = speed_rows(frame)[keys].drop_duplicates().merge(texts, on=keys)
+    sections = []
+    for job, mine in long.groupby("job", sort=False):
+        sections += [Section(f"Speed per point: {job}", [SPEED_HEAD]), *point_tables(mine, "gpu_name", "GPU model")]
+    return sections
 
 
 CHECK_COLUMNS = ["status", "passed", "err_ratio", "max_abs_err", "grad_err_ratio", "empty_rows"]
@@ -89,7 +104,7 @@ def check_text(r: dict) -> str:
 
 
 def correctness_sections(frame: pd.DataFrame) -> list[Section]:
-    rows = frame[frame["job"] == "causal_correctness"]
+    rows = frame[frame["kind"] == "check"]
     if rows.empty:
         return [Section("Correctness per point", ["No correctness job in these runs."])]
     rows = rows.drop_duplicates([*POINT, "run", "device_label", "implementation"], keep="last")
@@ -106,9 +121,10 @@ def correctness_sections(frame: pd.DataFrame) -> list[Section]:
 def failure_section(frame: pd.DataFrame) -> Section:
     """Counts per device × implementation, then each distinct reason once with how many jobs it stopped."""
     failed_check = (frame["status"] == "ok") & (frame["passed"] == False)  # noqa: E712 - nullable column
-    bad = frame[(frame["status"] != "ok") | failed_check].copy()
+    bad = frame[(frame["status"] != "ok") | failed_check.fillna(False)].copy()
     if bad.empty:
         return Section("Failures", ["None."])
+    failed_check = failed_check.reindex(bad.index).fillna(False).astype(bool)
     bad.loc[failed_check, "status"] = "check failed"
     bad.loc[failed_check, "error"] = bad.loc[failed_check, "check"]
     counts = bad.groupby(["device_label", "implementation", "status"], sort=False).size()
@@ -130,6 +146,7 @@ def device_section(manifests: dict[str, dict]) -> Section:
                          d.get("gpu_uuid") or "—",
                          str(d.get("sm_count") or "—"), str(d.get("sm_clock_max_mhz") or "—"),
                          f"{d['power_limit_w']:.0f} W" if d.get("power_limit_w") else "—", d.get("torch_version", ""),
-                         d.get("cuda_version") or "—", d.get("cudnn_version") or "—", d.get("driver_version") or "—"])
+                         d.get("cuda_version") or "—", d.get("cudnn_version") or "—", d.get("driver_version") or "—",
+                         d.get("packages") or "—"])
     return Section("Devices", [Table(["run", "host", "device", "GPU", "UUID", "SMs", "max SM MHz", "power limit",
-                                      "torch", "CUDA", "cuDNN", "driver"], rows)])
+                                      "torch", "CUDA", "cuDNN", "driver", "packages"], rows)])

@@ -2,8 +2,10 @@
 
 Every append is written, flushed and fsynced before it returns, so a run that dies keeps all it
 finished. Raw samples go first: a row in results.jsonl means its samples are on disk too.
-Reading goes through pyarrow's JSON reader with the row schema (base.schema): types never depend
-on what the rows hold, and 100k rows load in about a second.
+Reading goes through pyarrow's JSON reader with the run's column types (base/rundir.py): types
+never depend on what the rows hold, and 100k rows load in about a second. The reader takes every
+line the writer can write, however long; a line the writer cannot have written is a
+`JournalError` naming the file and the line.
 """
 from __future__ import annotations
 
@@ -19,14 +21,11 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from base.errors import BadInput
-from base.schema import COLUMN_TYPES
 from base.vocab import STATUSES
 
 ARROW_TYPES = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}
-SCHEMA = pa.schema([(name, ARROW_TYPES[t]) for name, t in COLUMN_TYPES.items()])
-# a metric no group in base.schema names (a new job's own field) is read with its values' type
-PARSE = pajson.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="infer")
 REQUIRED = ("job_id", "status")  # a line without these is not a row: `{}` counts as corrupt
+MIN_BLOCK_BYTES = 1 << 20
 
 
 class JournalError(BadInput):
@@ -71,42 +70,63 @@ def complete_lines(path: Path) -> bytes:
     return complete
 
 
-def read_journal_table(path: Path) -> pa.Table:
-    """Every complete row of results.jsonl. A corrupt line before the last is a JournalError naming
-    the line, never a silent loss."""
+def arrow_schema(types: Mapping[str, type]) -> pa.Schema:
+    return pa.schema([(name, ARROW_TYPES[t]) for name, t in types.items()])
+
+
+def read_journal_table(path: Path, types: Mapping[str, type]) -> pa.Table:
+    """Every complete row of results.jsonl, each column `types` names typed so, any other read with
+    its values' type."""
     complete = complete_lines(path)
+    schema = arrow_schema(types)
     if not complete.strip():
-        return SCHEMA.empty_table()
-    why = ""
+        return schema.empty_table()
+    longest = max(len(line) for line in complete.split(b"\n"))
+    read = pajson.ReadOptions(block_size=max(MIN_BLOCK_BYTES, 2 * longest + 2))  # a block holds whole lines
+    parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
     try:
-        table = pajson.read_json(io.BytesIO(complete), parse_options=PARSE)
+        table = pajson.read_json(io.BytesIO(complete), read_options=read, parse_options=parse)
     except pa.ArrowInvalid as err:
-        table, why = None, str(err)
-    if table is None or any(table[k].null_count for k in REQUIRED) or not pc.all(
-            pc.is_in(table["status"], value_set=pa.array(STATUSES))).as_py():
-        number, what = first_bad_line(complete) or (0, f"a row does not fit the row schema: {why}")
-        raise JournalError(f"{path}:{number}: corrupt line in the journal ({what}); "
-                           "move the file aside or cut that line, then try again")
+        raise corrupt(path, complete, f"a row does not fit the run's column types: {str(err)[:200]}") from None
+    nested = [f.name for f in table.schema if pa.types.is_nested(f.type)]
+    if any(table[k].null_count for k in REQUIRED if k in table.column_names) or not pc.all(
+            pc.is_in(table["status"], value_set=pa.array(STATUSES))).as_py() or nested or \
+            not set(REQUIRED) <= set(table.column_names):
+        raise corrupt(path, complete, f"field {nested[0]!r} holds a list or an object" if nested else "")
     return table
+
+
+def corrupt(path: Path, data: bytes, why: str) -> JournalError:
+    number, what = first_bad_line(data) or (0, why or "a row that is not a result row")
+    return JournalError(f"{path}:{number}: corrupt line in the journal ({what}); "
+                        "move the file aside or cut that line, then try again")
 
 
 def first_bad_line(data: bytes) -> tuple[int, str] | None:
     """(1-based number, what is wrong) of the first line that is not a result row, or None."""
     for number, line in enumerate(data.splitlines(), 1):
         try:
-            row = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            row = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            return number, "not UTF-8"
+        except json.JSONDecodeError:
             return number, "not JSON"
         if not isinstance(row, dict) or any(not isinstance(row.get(k), str) for k in REQUIRED):
-            return number, f"not a result row: it lacks {' or '.join(REQUIRED)}"
+            return number, f"not a result row: it lacks {', '.join(REQUIRED)}"
         if row["status"] not in STATUSES:
             return number, f"status {row['status'][:40]!r} is none of {', '.join(STATUSES)}"
+        nested = next((k for k, v in row.items() if isinstance(v, (dict, list))), None)
+        if nested is not None:
+            return number, f"field {str(nested)[:40]!r} holds a list or an object; rows hold flat values"
     return None
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:
-    """Every complete row as a dict (None where a row lacks a known field)."""
-    return read_journal_table(path).to_pylist()
+    """Every complete row as the dict it was written as (the driver's resume and the tests)."""
+    complete = complete_lines(path)
+    if (bad := first_bad_line(complete)) is not None:
+        raise corrupt(path, complete, bad[1])
+    return [json.loads(line) for line in complete.splitlines()]
 
 
 def prune_samples(path: Path, keep: set[str]) -> None:

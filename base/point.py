@@ -1,8 +1,10 @@
-"""One point of a sweep (`JobSpec`), the fields that identify it, and its one label.
+"""One job's question (`JobSpec`): which job, in which sweep, with which seed, at which point.
 
-Tensor layout throughout: q (batch, heads, seq_len, head_dim), k/v (batch, kv_heads, kv_len,
-head_dim). Every place that names a point (progress lines, report headings, `compare`) uses
-`point_label`, and every place that groups rows by point uses `POINT_FIELDS`.
+A job's point is its own parameters: a frozen dataclass that its module declares, subclassing
+`Params` (jobs/__init__.py lists every job). `label()` names the point for a person (progress lines,
+report headings, `compare`), `family()` names the shape family it belongs to (one curve of the
+report), `implementation()` what the report compares at the point. A row carries the three as
+strings beside the parameters, so the report groups and names rows without any job's code.
 """
 from __future__ import annotations
 
@@ -10,51 +12,43 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-# What makes two rows the same measurement, apart from the backend and the device.
-POINT_FIELDS = ("batch", "heads", "kv_heads", "seq_len", "kv_len", "head_dim", "dtype", "causal", "mask", "mode",
-                "inputs")
-SIZE_FIELDS = ("batch", "heads", "kv_heads", "seq_len", "kv_len", "head_dim")
+
+@dataclass(frozen=True)
+class Params:
+    """What every job's parameters answer; a job's own frozen dataclass subclasses this."""
+
+    def resolved(self, candidates: Mapping[str, str]) -> Params:
+        """The point with its defaults filled in and its fields checked against each other (raise
+        ValueError saying what is wrong); `candidates` are the config's own kernels by name."""
+        return self
+
+    def label(self) -> str:
+        return ""
+
+    def family(self) -> str:
+        return ""
+
+    def implementation(self) -> str:
+        return ""
+
+
+def param_values(params: Params) -> dict[str, Any]:
+    """The parameters as flat values, in their declared order."""
+    return {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
 
 
 @dataclass(frozen=True)
 class JobSpec:
     job: str
     sweep: str
-    backend: str
-    dtype: str
-    batch: int
-    heads: int
-    kv_heads: int
-    seq_len: int  # query length
-    kv_len: int
-    head_dim: int
-    causal: bool
-    mode: str  # fwd | bwd | fwd_bwd
-    inputs: str  # randn | rand
     seed: int
-    mask: str = "is_causal"  # how a causal mask reaches SDPA: is_causal | bool | additive | lower_right
-    candidate: str = ""  # import path of a user's kernel when `backend` names one
-    fault: str = "none"  # fault_injection only
-    flash_impl: str = "builtin"  # the kernel behind SDPA's flash backend while the job runs
+    params: Params
 
     def label(self) -> str:
-        return point_label(dataclasses.asdict(self))
+        return self.params.label()
 
-
-SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(JobSpec))
-SPEC_DEFAULTS = {f.name: f.default for f in dataclasses.fields(JobSpec) if f.default is not dataclasses.MISSING}
-
-
-def point_label(p: Mapping[str, Any]) -> str:
-    """`b4 h16 s4096 d128 bfloat16 causal fwd`, with kv heads and length and a mask other than
-    is_causal only where they differ."""
-    kv = "" if (p["kv_heads"], p["kv_len"]) == (p["heads"], p["seq_len"]) else f" kv{p['kv_heads']}x{p['kv_len']}"
-    mask = p.get("mask", "is_causal")
-    causal = "" if not p["causal"] else " causal" if mask == "is_causal" else f" causal({mask})"
-    return f"b{p['batch']} h{p['heads']} s{p['seq_len']} d{p['head_dim']}{kv} {p['dtype']}{causal} {p['mode']}"
-
-
-def implementation(backend: str, flash_impl: str | None) -> str:
-    """The name a report compares by: the backend, with the flash kernel behind it where that is
-    not torch's built-in one (`flash[FA4]`, `default[FA4]`)."""
-    return backend if not flash_impl or flash_impl == "builtin" else f"{backend}[{flash_impl}]"
+    def fields(self) -> dict[str, Any]:
+        """What a row says of the question: the shared fields, the three names, then the parameters."""
+        p = self.params
+        return {"job": self.job, "sweep": self.sweep, "seed": self.seed, "point": p.label(), "family": p.family(),
+                "implementation": p.implementation(), **param_values(p)}

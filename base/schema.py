@@ -1,14 +1,14 @@
-"""A result row: who ran it (`DeviceInfo`), what was asked (`JobSpec`), and what came back.
+"""A result row (`Result`): who ran it (`DeviceInfo`), what was asked (`JobSpec`), what came back,
+and the types of a run's columns (`column_types`, from the run directory's schema.json).
 
-One row = one job. The fixed part is the same for every job; the metrics are open: each job
-declares the fields it returns beside its registry entry (`jobs/__init__.py`), from the groups
-below or its own, and the worker refuses a key the job did not declare. Units are in the names.
-The typed groups here give the journal reader its column types, so a column stays numeric even
-when every job of a run failed; a field no group names is read with the type its values have.
+One row = one job, flat values, units in the names. The fixed columns are the same for every job;
+then the job's parameters and the metrics it returned, both declared by the job (jobs/__init__.py).
+A run writes the types of every column its jobs can produce into schema.json, with each job's
+`ReportHints`, so that a reader of the run (the journal reader, `analysis/`) needs no job's code:
+an old run and a run with a new job load alike.
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
@@ -16,25 +16,7 @@ from typing import Any, Mapping, Optional
 from base.point import JobSpec
 
 Metrics = Mapping[str, Optional[float | int | str | bool]]
-
-TIMING = {"median_ms": float, "iqr_ms": float, "min_ms": float, "n_reps": int, "ci_rel": float, "stop_reason": str,
-          "timer": str, "flops": float, "tflops": float, "peak_mem_mib": float, "input_mem_mib": float,
-          "kernels": str, "dispatched": str,
-          "compile_s": float}  # flex's torch.compile or FA4's JIT: the first call, never in the reps
-# What the timing protocol decided (jobs/timing.py, docs/methods.md): which protocol ran, what the
-# warmup found (vocab.SETTLES), how long it warmed up and timed, whether the power cap held the
-# clock, and the cap's cycle the window had to span
-PROTOCOL = {"protocol": str, "settle": str, "warmup_ms": float, "window_ms": float, "cap_seen": bool,
-            "cap_cycle_ms": float}
-# GPU state during the timed reps (NVML, read every 20 ms): mean and lowest SM clock, mean
-# board power, hottest GPU temperature, throttle reasons seen, other processes on the card
-GPU_STATE = {"sm_clock_mhz": float, "sm_clock_min_mhz": float, "power_mean_w": float, "gpu_temp_max_c": int,
-             "throttle_reasons": str, "gpu_other_processes": int}
-CORRECTNESS = {"passed": bool, "check": str, "max_abs_err": float, "math_max_abs_err": float, "err_ratio": float,
-               "rel_l2_err": float, "grad_err_ratio": float, "empty_rows": str}
-CEILINGS = {"ceiling_float16_tflops": float, "ceiling_bfloat16_tflops": float, "ceiling_float32_tflops": float,
-            "ceiling_copy_gbs": float}
-KNOWN_METRICS = {**TIMING, **PROTOCOL, **GPU_STATE, **CORRECTNESS, **CEILINGS}
+TYPE_NAMES = {"str": str, "int": int, "float": float, "bool": bool}
 
 
 @dataclass(frozen=True)
@@ -57,6 +39,7 @@ class DeviceInfo:
     power_limit_w: float | None = None  # NVML's enforced power limit: what the card may draw
     pid: int = 0  # the worker process (a restarted worker has a new one)
     cuda_visible_devices: str = ""  # as Ray narrowed it for this worker: one GPU each
+    packages: str = ""  # optional attention packages the worker can import, with versions
 
     @property
     def key(self) -> str:
@@ -65,6 +48,15 @@ class DeviceInfo:
 
 
 WHERE = ("node", "hostname", "device", "gpu_name", "gpu_uuid")
+
+
+@dataclass(frozen=True)
+class ReportHints:
+    """How the report shows a job's rows; each job declares its own (jobs/__init__.py)."""
+    kind: str  # speed (a timed point), check (a correctness verdict), ceilings (a device's peaks), none
+    x: str = ""  # speed: the parameter a family's curve runs along (seq_len, kv_len)
+    speed: str = ""  # speed: the metric `fastest` ranks by (tflops, gbs)
+    by: str = ""  # speed: a parameter the headline also ranks within (decode: batch, where split-KV decides)
 
 
 @dataclass(frozen=True)
@@ -82,7 +74,7 @@ class Result:
 
     def row(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "status": self.status, "error": self.error, "attempt": self.attempt,
-                **self.where, **dataclasses.asdict(self.spec), **self.metrics,
+                **self.where, **self.spec.fields(), **self.metrics,
                 "duration_s": self.duration_s, "finished_at": self.finished_at}
 
 
@@ -92,8 +84,17 @@ def make_result(job_id: str, spec: JobSpec, device: DeviceInfo, status: str, err
                   duration_s, datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"))
 
 
-# The fixed columns, in row order, with their Python types (metrics follow, then duration_s, finished_at).
+# The columns every row has, in row order (the job's parameters and metrics follow, then TAIL_TYPES).
 FIXED_TYPES = {"job_id": str, "status": str, "error": str, "attempt": int, **{k: str for k in WHERE},
-               **{f.name: {"str": str, "int": int, "bool": bool}[f.type] for f in dataclasses.fields(JobSpec)}}
+               "job": str, "sweep": str, "seed": int, "point": str, "family": str, "implementation": str}
 TAIL_TYPES = {"duration_s": float, "finished_at": str}
-COLUMN_TYPES = {**FIXED_TYPES, **KNOWN_METRICS, **TAIL_TYPES}
+
+
+def column_types(schema: Mapping[str, Any]) -> dict[str, type]:
+    """Column name -> Python type, from a schema.json's `columns` (type names)."""
+    return {name: TYPE_NAMES[t] for name, t in schema["columns"].items()}
+
+
+def job_hints(schema: Mapping[str, Any]) -> dict[str, ReportHints]:
+    """Job name -> its ReportHints, from a schema.json's `jobs`."""
+    return {name: ReportHints(**job.get("report", {"kind": "none"})) for name, job in schema["jobs"].items()}

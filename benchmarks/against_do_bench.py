@@ -1,12 +1,13 @@
-"""sdpa-bench's medians against triton's do_bench on the same points, from two commands of one call:
+"""sdpa-bench's medians against an independent timer on the same points, from two commands of one call:
 
     python -m orchestrator run -c CONFIG -o RUN_DIR
-    python benchmarks/do_bench_loop.py CONFIG LOOP.json --warmup 1000 --rep 2000 [--backends fa4,flex]
-    python benchmarks/against_do_bench.py RUN_DIR LOOP.json [OUT.json]
+    python benchmarks/do_bench_loop.py CONFIG LOOP.json [--warmup 1000 --rep 2000 | --burst] [...]
+    python benchmarks/against_do_bench.py RUN_DIR LOOP.json [OUT.json] [--burst]
 
-The loop builds the same inputs and callables as sdpa-bench (jobs.sdpa_benchmark), so a
-difference is the timer's. Prints a line per point, then per implementation the largest and the
-median difference; writes every pair to OUT.json. Torch-free: it only reads the two results.
+The loop builds the same callables as sdpa-bench (each job's `prepared`), so a difference is the
+timer's. The sustained median (`median_ms`) is held against a do_bench loop; with --burst, the
+burst median (`burst_ms`) against the loop's --burst. Prints a line per point, then per
+implementation the largest and the median difference; writes every pair to OUT.json. Torch-free.
 """
 from __future__ import annotations
 
@@ -16,28 +17,28 @@ import sys
 from pathlib import Path
 
 from analysis.frame import load_results
-from base.point import point_label
 
 
-def pairs(run_dir: Path, loop_json: Path) -> list[dict]:
+def pairs(run_dir: Path, loop_json: Path, column: str) -> list[dict]:
     frame = load_results(run_dir)
-    ok = frame[(frame["job"] == "sdpa_benchmark") & (frame["status"] == "ok")]
-    mine = {f"{r['implementation']} {r['sweep']} {point_label(r)}": r for r in ok.to_dict("records")}
+    ok = frame[(frame["kind"] == "speed") & (frame["status"] == "ok")]
+    mine = {f"{r['implementation']} {r['sweep']} {r['point']}": r for r in ok.to_dict("records")}
     out = []
     for point in json.loads(loop_json.read_text())["points"]:
         row = mine.get(point["point"])
-        if row is not None and point["median_ms"]:
+        if row is not None and point["median_ms"] and row[column] == row[column]:
             out.append({"point": point["point"], "implementation": row["implementation"],
-                        "sdpa_bench_ms": row["median_ms"], "do_bench_ms": point["median_ms"],
-                        "diff_pct": 100 * (row["median_ms"] / point["median_ms"] - 1),
-                        "sm_clock_mhz": row["sm_clock_mhz"], "compile_s": row["compile_s"]})
+                        "sdpa_bench_ms": row[column], "loop_ms": point["median_ms"],
+                        "diff_pct": 100 * (row[column] / point["median_ms"] - 1), "speed_unit": row["speed_unit"],
+                        "sm_clock_mhz": row["sm_clock_mhz"], "burst_clock_mhz": row.get("burst_clock_mhz")})
     return out
 
 
-def main(run_dir: Path, loop_json: Path, out: Path | None) -> None:
-    rows = pairs(run_dir, loop_json)
+def main(run_dir: Path, loop_json: Path, out: Path | None, column: str) -> None:
+    rows = pairs(run_dir, loop_json, column)
+    print(f"{column} against the loop")
     for r in rows:
-        print(f"{r['point']:<64}{r['sdpa_bench_ms']:>10.4f}{r['do_bench_ms']:>10.4f}{r['diff_pct']:>+8.2f}%")
+        print(f"{r['point']:<78}{r['sdpa_bench_ms']:>10.4f}{r['loop_ms']:>10.4f}{r['diff_pct']:>+8.2f}%")
     print(f"\n{'implementation':<16}{'points':>7}{'largest |diff|':>16}{'median diff':>13}")
     for impl in dict.fromkeys(r["implementation"] for r in rows):
         diffs = [r["diff_pct"] for r in rows if r["implementation"] == impl]
@@ -47,4 +48,6 @@ def main(run_dir: Path, loop_json: Path, out: Path | None) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]) if len(sys.argv) > 3 else None)
+    args = [a for a in sys.argv[1:] if a != "--burst"]
+    main(Path(args[0]), Path(args[1]), Path(args[2]) if len(args) > 2 else None,
+         "burst_ms" if "--burst" in sys.argv else "median_ms")

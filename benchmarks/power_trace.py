@@ -20,16 +20,14 @@ from pathlib import Path
 import pynvml
 import torch
 
-from base.point import JobSpec
-from jobs.backends import forced
-from jobs.sdpa_benchmark import build_call, make_inputs
-from jobs.timing import make_l2_flush
+from jobs.dense import DenseParams
+from jobs.reps import make_l2_flush
+from jobs.sdpa_benchmark import prepared
 
-TUTORIAL = dict(batch=32, heads=32, kv_heads=32, seq_len=2048, kv_len=2048, head_dim=224, dtype="float16",
-                inputs="rand", causal=False, mode="fwd")
-FA_1K = dict(batch=16, heads=16, kv_heads=16, seq_len=1024, kv_len=1024, head_dim=128, dtype="bfloat16",
-             inputs="randn", causal=True, mode="fwd")
-FA_4K_BWD = dict(FA_1K, batch=4, seq_len=4096, kv_len=4096, causal=False, mode="fwd_bwd")
+TUTORIAL = dict(batch=32, heads=32, seq_len=2048, head_dim=224, dtype="float16", inputs="rand", causal=False,
+                mode="fwd")
+FA_1K = dict(batch=16, heads=16, seq_len=1024, head_dim=128, dtype="bfloat16", inputs="randn", causal=True, mode="fwd")
+FA_4K_BWD = dict(FA_1K, batch=4, seq_len=4096, causal=False, mode="fwd_bwd")
 # (name, point, backend, idle gap before it in s, seconds of calls)
 CASES = [("tutorial cudnn", TUTORIAL, "cudnn", 3.0, 4.0), ("tutorial math", TUTORIAL, "math", 3.0, 3.0),
          ("s1024 causal cudnn", FA_1K, "cudnn", 3.0, 3.0), ("s1024 causal efficient", FA_1K, "efficient", 3.0, 2.0),
@@ -101,10 +99,7 @@ def main(out: Path) -> None:
     trace, flush, results = Trace(handle), make_l2_flush(device), []
     trace.start()
     for name, point, backend, gap, seconds in CASES:
-        spec = JobSpec(job="sdpa_benchmark", sweep="trace", backend=backend, seed=0, **point)
-        q, k, v = make_inputs(spec, device, grad=spec.mode != "fwd")
-        with forced(spec, device):
-            fn = build_call(spec, q, k, v)
+        with prepared(DenseParams(backend=backend, **point).resolved({}), 0, device) as (fn, _):
             fn()
             torch.cuda.synchronize()
             time.sleep(gap)
@@ -112,7 +107,7 @@ def main(out: Path) -> None:
             calls = calls_for(fn, flush, seconds)
         results.append({"case": name, "gap_s": gap, "t0": t0, "calls": calls})
         print(f"{name} (idle {gap} s before):", *windows(calls, trace.rows, t0), sep="\n", flush=True)
-        del q, k, v, fn
+        del fn
     trace.stop = True
     trace.join()
     (out / "power_trace.json").write_text(json.dumps({"power_limit_w": limit_w, "cases": results,

@@ -1,36 +1,26 @@
-"""Job functions, by name: the one registry the worker looks jobs up in.
+"""Every job, by name: the one registry the config and the worker look jobs up in.
 
-A job is a plain function `(spec, device, timing) -> Outcome` whose metrics are flat values
-keyed by the fields it declares here; the worker turns an undeclared key into an `error` row
-naming it. Add a job by writing its function and its entry below; nothing registers itself.
-Functions are named by import path and imported by the worker only, so that this registry, and
-the config that checks job names against it, load without torch.
+A job is a module: a plain function `(params, ctx) -> Outcome`, the parameters it takes (a frozen
+dataclass: the grid axes a sweep may give it), the metrics it returns (a TypedDict) and how the
+report shows its rows, gathered in the module's `JOB` (jobs/contract.py). Add a job by writing its
+module and one entry below; nothing registers itself.
 """
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
-from typing import Callable, Mapping
+from jobs import ceilings, correctness, decode, faults, sdpa_benchmark, varlen_prefill
+from jobs.contract import Job
 
-from base.schema import CEILINGS, CORRECTNESS, GPU_STATE, PROTOCOL, TIMING
-
-
-@dataclass(frozen=True)
-class Job:
-    function: str  # "module:function"
-    fields: Mapping[str, type]  # every metric the function may return, with its type
-
-
-JOBS = {
-    "sdpa_benchmark": Job("jobs.sdpa_benchmark:sdpa_benchmark", {**TIMING, **PROTOCOL, **GPU_STATE}),
-    "causal_correctness": Job("jobs.correctness:causal_correctness", CORRECTNESS),
-    "device_ceilings": Job("jobs.ceilings:device_ceilings", CEILINGS),
-    "fault_injection": Job("jobs.faults:fault_injection", {**TIMING, **PROTOCOL, **GPU_STATE}),
+JOBS: dict[str, Job] = {
+    "sdpa_benchmark": sdpa_benchmark.JOB,
+    "causal_correctness": correctness.JOB,
+    "device_ceilings": ceilings.JOB,
+    "fault_injection": faults.JOB,
+    "decode": decode.JOB,
+    "varlen_prefill": varlen_prefill.JOB,
 }
 
 
-def job_function(name: str) -> Callable:
+def job(name: str) -> Job:
     if name not in JOBS:
         raise ValueError(f"unknown job {name!r}; choose one of: {', '.join(JOBS)}")
-    module, _, function = JOBS[name].function.partition(":")
-    return getattr(importlib.import_module(module), function)
+    return JOBS[name]

@@ -10,6 +10,7 @@ cannot take is `Unsupported`, with the library's reason or what to install.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import warnings
 from contextlib import contextmanager, nullcontext
 from typing import Callable, Iterator
@@ -18,10 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from base.point import JobSpec
-from base.vocab import DIRECT_BACKENDS
+from jobs.contract import Unsupported
+from jobs.dense import DIRECT_BACKENDS, DenseParams
 from jobs.masks import sdpa_mask_args
-from jobs.spec import Unsupported
 
 Attention = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -40,9 +40,9 @@ INSTALL = {"fa4": "pip install flash-attn-4 (its flash_attn.cute module; NVIDIA 
 NO_KERNEL_MARKERS = ("No available kernel", "No viable backend")
 
 
-def layout(spec: JobSpec) -> str:
+def layout(p: DenseParams) -> str:
     """`bshd` for FlashAttention-4's own layout, else SDPA's `bhsd`."""
-    return "bshd" if spec.backend == "fa4" and not spec.candidate else "bhsd"
+    return "bshd" if p.backend == "fa4" and not p.candidate else "bhsd"
 
 
 def is_oom(err: BaseException) -> bool:
@@ -64,29 +64,29 @@ def import_candidate(path: str) -> Attention:
         raise CandidateError(f"candidate {path!r} could not be imported: {type(err).__name__}: {err}") from None
 
 
-def sdpa_call(spec: JobSpec, q: torch.Tensor, k: torch.Tensor, fn=F.scaled_dot_product_attention) -> Attention:
+def sdpa_call(p: DenseParams, q: torch.Tensor, k: torch.Tensor, fn=F.scaled_dot_product_attention) -> Attention:
     """SDPA (or a candidate with its signature) with the point's mask, built once here;
     q (B, H, Sq, D), k (B, Hkv, Skv, D)."""
-    gqa = {"enable_gqa": True} if spec.kv_heads != spec.heads else {}
-    kwargs = sdpa_mask_args(spec.causal, spec.mask, q, k) | gqa
+    gqa = {"enable_gqa": True} if p.kv_heads != p.heads else {}
+    kwargs = sdpa_mask_args(p.causal, p.mask, q, k) | gqa
     return lambda q, k, v: fn(q, k, v, **kwargs)
 
 
-def fa4_call(spec: JobSpec, q: torch.Tensor) -> Attention:
+def fa4_call(p: DenseParams, q: torch.Tensor) -> Attention:
     """flash_attn.cute.flash_attn_func on q (B, Sq, H, D), k/v (B, Skv, Hkv, D): GQA natively; its
     causal mask is aligned to the bottom right, so PyTorch's top-left one only where Sq == Skv."""
     if q.device.type != "cuda":
         raise Unsupported("fa4 runs on NVIDIA GPUs only")
-    if spec.causal and spec.mask in ("bool", "additive"):
-        raise Unsupported(f"fa4 takes no dense mask ({spec.mask}); use mask is_causal or lower_right")
-    if spec.causal and spec.mask == "is_causal" and spec.seq_len != spec.kv_len:
+    if p.causal and p.mask in ("bool", "additive"):
+        raise Unsupported(f"fa4 takes no dense mask ({p.mask}); use mask is_causal or lower_right")
+    if p.causal and p.mask == "is_causal" and p.seq_len != p.kv_len:
         raise Unsupported("fa4's causal mask is aligned to the bottom right; PyTorch's is_causal (top left) "
                           "equals it only when seq_len == kv_len: use mask lower_right")
     try:
         from flash_attn.cute import flash_attn_func
     except ImportError as err:
         raise Unsupported(f"fa4 needs FlashAttention-4: {INSTALL['fa4']} ({err})") from None
-    return lambda q, k, v: flash_attn_func(q, k, v, causal=spec.causal)[0]  # returns (out, lse)
+    return lambda q, k, v: flash_attn_func(q, k, v, causal=p.causal)[0]  # returns (out, lse)
 
 
 def compiled_flex() -> Callable:
@@ -99,22 +99,22 @@ def compiled_flex() -> Callable:
     return torch.compile(flex_attention, dynamic=False)
 
 
-def flex_call(spec: JobSpec, q: torch.Tensor) -> Attention:
+def flex_call(p: DenseParams, q: torch.Tensor) -> Attention:
     """flex_attention, compiled, with the causal BlockMask (top left, or bottom right for
     lower_right) built here, once per point; GQA through enable_gqa."""
     try:
         from torch.nn.attention.flex_attention import create_block_mask
     except ImportError as err:
         raise Unsupported(f"flex needs {INSTALL['flex']} ({err})") from None
-    if spec.causal and spec.mask in ("bool", "additive"):
-        raise Unsupported(f"flex expresses masks as a mask_mod, not SDPA's dense {spec.mask} mask; "
+    if p.causal and p.mask in ("bool", "additive"):
+        raise Unsupported(f"flex expresses masks as a mask_mod, not SDPA's dense {p.mask} mask; "
                           "use mask is_causal or lower_right")
     block_mask = None
-    if spec.causal:
-        offset = spec.kv_len - spec.seq_len if spec.mask == "lower_right" else 0
-        block_mask = create_block_mask(lambda b, h, i, j: j <= i + offset, None, None, spec.seq_len, spec.kv_len,
+    if p.causal:
+        offset = p.kv_len - p.seq_len if p.mask == "lower_right" else 0
+        block_mask = create_block_mask(lambda b, h, i, j: j <= i + offset, None, None, p.seq_len, p.kv_len,
                                        device=q.device)
-    flex, gqa = compiled_flex(), spec.kv_heads != spec.heads
+    flex, gqa = compiled_flex(), p.kv_heads != p.heads
 
     def call(q, k, v):
         try:
@@ -124,23 +124,23 @@ def flex_call(spec: JobSpec, q: torch.Tensor) -> Attention:
     return call
 
 
-def native_call(spec: JobSpec, q: torch.Tensor, k: torch.Tensor) -> Attention:
-    """fn(q, k, v) -> out for the point's implementation, in its own layout (`layout(spec)`)."""
-    if spec.candidate:
-        return sdpa_call(spec, q, k, import_candidate(spec.candidate))
-    if spec.backend == "fa4":
-        return fa4_call(spec, q)
-    if spec.backend == "flex":
-        return flex_call(spec, q)
-    return sdpa_call(spec, q, k)
+def native_call(p: DenseParams, q: torch.Tensor, k: torch.Tensor) -> Attention:
+    """fn(q, k, v) -> out for the point's implementation, in its own layout (`layout(p)`)."""
+    if p.candidate:
+        return sdpa_call(p, q, k, import_candidate(p.candidate))
+    if p.backend == "fa4":
+        return fa4_call(p, q)
+    if p.backend == "flex":
+        return flex_call(p, q)
+    return sdpa_call(p, q, k)
 
 
-def attention_call(spec: JobSpec, q: torch.Tensor, k: torch.Tensor) -> Attention:
+def attention_call(p: DenseParams, q: torch.Tensor, k: torch.Tensor) -> Attention:
     """fn(q, k, v) -> out on (B, H, S, D) tensors whatever the implementation's layout: the
     transposes around a bshd kernel are for checking it, never for timing it."""
-    if layout(spec) == "bhsd":
-        return native_call(spec, q, k)
-    fn = native_call(spec, q.transpose(1, 2), k.transpose(1, 2))
+    if layout(p) == "bhsd":
+        return native_call(p, q, k)
+    fn = native_call(p, q.transpose(1, 2), k.transpose(1, 2))
     return lambda q, k, v: fn(*(t.transpose(1, 2).contiguous() for t in (q, k, v))).transpose(1, 2)
 
 
@@ -178,20 +178,46 @@ def flash_impl(impl: str) -> Iterator[None]:
         raise Unsupported(f"flash_impl {impl} could not be activated: {type(err).__name__}: {err}") from None
     try:
         yield
+    except ValueError as err:
+        if impl != "FA4" or "values to unpack" not in str(err):
+            raise
+        raise Unsupported(fa4_pair_reason(err)) from None
     finally:
         restore_flash_attention_impl()
 
 
+def fa4_pair_reason(err: ValueError) -> str:
+    """Why SDPA cannot drive the installed FlashAttention-4: torch's wrapper (torch < 2.14) unpacks
+    two values from flash_attn.cute's _flash_attn_fwd, which returns more since 4.0.0b19."""
+    return (f"SDPA's FA4 path cannot drive this pair: torch {torch.__version__} with flash-attn-4 "
+            f"{package_version('flash-attn-4')} ({err}); pairs that run: torch < 2.14 with flash-attn-4 <= 4.0.0b18, "
+            "torch >= 2.14 with any (docs/backends.md); fa4 itself runs flash_attn.cute directly")
+
+
+def package_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
 @contextmanager
-def forced(spec: JobSpec, device: torch.device) -> Iterator[None]:
+def forced(p: DenseParams, device: torch.device) -> Iterator[None]:
     """The context to make the point's calls in: the forced SDPA backend and flash implementation,
     torch's "no kernel" error turned into `Unsupported`. Candidates and direct kernels run as they are."""
-    if spec.candidate or spec.backend in DIRECT_BACKENDS:
+    if p.candidate or p.backend in DIRECT_BACKENDS:
         yield
         return
-    member = SDPA_MEMBERS[spec.backend]
-    if spec.backend != "default" and member is None:
-        raise Unsupported(f"this torch ({torch.__version__}) has no SDPA backend {spec.backend}")
-    with flash_impl(spec.flash_impl), (nullcontext() if member is None else sdpa_kernel(member)), \
-            unsupported_as_exception(f"{spec.backend} on {device.type}"):
+    with sdpa_forced(p.backend, p.flash_impl, device):
+        yield
+
+
+@contextmanager
+def sdpa_forced(backend: str, impl: str, device: torch.device) -> Iterator[None]:
+    """SDPA `backend` forced (`default`: nothing forced) with `impl` behind its flash backend."""
+    member = SDPA_MEMBERS[backend]
+    if backend != "default" and member is None:
+        raise Unsupported(f"this torch ({torch.__version__}) has no SDPA backend {backend}")
+    with flash_impl(impl), (nullcontext() if member is None else sdpa_kernel(member)), \
+            unsupported_as_exception(f"{backend} on {device.type}"):
         yield

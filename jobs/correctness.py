@@ -15,16 +15,27 @@ When a check fails, the output is compared with references of known bugs, to nam
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 import torch
 
+from base.schema import ReportHints
 from jobs.backends import attention_call, forced
+from jobs.contract import Job, JobContext, Outcome
+from jobs.dense import DenseParams, make_inputs
 from jobs.masks import allowed
 from jobs.output_check import live_rows
-from jobs.sdpa_benchmark import make_inputs
-from base.point import JobSpec
-from base.settings import TimingConfig
-from jobs.spec import Outcome
+
+
+class Metrics(TypedDict, total=False):
+    passed: bool
+    check: str  # `pass`, or `FAIL ...` naming what is wrong and the known bug it matches
+    max_abs_err: float  # the output's, against the float64 reference
+    math_max_abs_err: float  # the same formula's in the input dtype: the baseline
+    err_ratio: float  # max_abs_err / math_max_abs_err (the rule allows 2x)
+    rel_l2_err: float
+    grad_err_ratio: float  # the worst of dq, dk, dv (fwd_bwd)
+    empty_rows: str  # what the backend returned for query rows that attend no key: zeros | nan | other
 
 
 @dataclass(frozen=True)
@@ -47,15 +58,15 @@ BUGS = (Variant("no 1/sqrt(d) scale", scale_off=True),
         Variant("no causal mask at all", no_mask=True))
 
 
-def reference(q, k, v, spec: JobSpec, variant: Variant) -> torch.Tensor:
+def reference(q, k, v, p: DenseParams, variant: Variant) -> torch.Tensor:
     """Attention by hand in q's dtype; q (B, H, Sq, D), k/v (B, Hkv, Skv, D) -> (B, H, Sq, D)."""
-    group = spec.heads // spec.kv_heads
+    group = p.heads // p.kv_heads
     k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)  # (B, H, Skv, D)
-    scale = 1.0 if variant.scale_off else spec.head_dim ** -0.5
+    scale = 1.0 if variant.scale_off else p.head_dim ** -0.5
     scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, Sq, Skv)
-    if spec.causal and not variant.no_mask:
-        lower_right = (spec.mask == "lower_right") != variant.other_corner
-        keep = allowed(spec.seq_len, spec.kv_len, lower_right, q.device, variant.shift)
+    if p.causal and not variant.no_mask:
+        lower_right = (p.mask == "lower_right") != variant.other_corner
+        keep = allowed(p.seq_len, p.kv_len, lower_right, q.device, variant.shift)
         scores = scores.masked_fill(~keep, float("-inf"))
     # a row with no key is all -inf: softmax gives NaN there; PyTorch's math backend gives 0
     return torch.softmax(scores, dim=variant.softmax_dim).nan_to_num(0.0) @ v
@@ -87,36 +98,36 @@ def empty_rows_output(out: torch.Tensor, rows: torch.Tensor) -> str:
     return "nan" if dead.isnan().any() else "zeros" if (dead == 0).all() else "other"
 
 
-def diagnose(out: torch.Tensor, q64, k64, v64, spec: JobSpec) -> str:
+def diagnose(out: torch.Tensor, q64, k64, v64, p: DenseParams) -> str:
     """Name the known bug whose hand-written reference the output is far closer to (20x) than to
     the right one. NaNs become zeros first, as in the references' rows with no key."""
-    bugs = [b for b in BUGS if spec.causal or not (b.shift or b.other_corner or b.no_mask)]
-    bugs = [b for b in bugs if not (b.other_corner and spec.seq_len == spec.kv_len)]
+    bugs = [b for b in BUGS if p.causal or not (b.shift or b.other_corner or b.no_mask)]
+    bugs = [b for b in bugs if not (b.other_corner and p.seq_len == p.kv_len)]
     out = out.detach().double().nan_to_num(0.0)
-    every_row = torch.ones(spec.seq_len, dtype=torch.bool, device=out.device)
-    right = max_abs(out, reference(q64, k64, v64, spec, RIGHT), every_row)
-    err, what = min((max_abs(out, reference(q64, k64, v64, spec, b), every_row), b.what) for b in bugs)
+    every_row = torch.ones(p.seq_len, dtype=torch.bool, device=out.device)
+    right = max_abs(out, reference(q64, k64, v64, p, RIGHT), every_row)
+    err, what = min((max_abs(out, reference(q64, k64, v64, p, b), every_row), b.what) for b in bugs)
     if err * 20 <= right:
         return f"the output matches {what} (max abs err {err:.3g} against that, {right:.3g} against the right formula)"
     return ("the output matches none of the known bugs (no scale, wrong corner, diagonal off by one, softmax axis, "
             "no mask)")
 
 
-def causal_correctness(spec: JobSpec, device: torch.device, timing: TimingConfig) -> Outcome:
-    grads = spec.mode != "fwd"
-    q, k, v = make_inputs(spec, device, grad=grads)  # low precision, seeded: replayable
-    gen = torch.Generator(device=device).manual_seed(spec.seed + 1)
+def causal_correctness(p: DenseParams, ctx: JobContext) -> Outcome:
+    grads, device = p.mode != "fwd", ctx.device
+    q, k, v = make_inputs(p, ctx.seed, device, grad=grads)  # low precision, seeded: replayable
+    gen = torch.Generator(device=device).manual_seed(ctx.seed + 1)
     dout = torch.randn(q.shape, generator=gen, device=device, dtype=q.dtype)  # same upstream grad for all
     q64, k64, v64 = (t.detach().double().requires_grad_(grads) for t in (q, k, v))
-    ref = outputs(lambda *t: reference(*t, spec, RIGHT), q64, k64, v64, dout.double(), grads)
+    ref = outputs(lambda *t: reference(*t, p, RIGHT), q64, k64, v64, dout.double(), grads)
     lowp = [t.detach().requires_grad_(grads) for t in (q, k, v)]  # same values, own graph
-    math = outputs(lambda *t: reference(*t, spec, RIGHT), *lowp, dout, grads)
-    with forced(spec, device):
-        test = outputs(attention_call(spec, q, k), q, k, v, dout, grads)
-    rows = live_rows(spec, device)
+    math = outputs(lambda *t: reference(*t, p, RIGHT), *lowp, dout, grads)
+    with forced(p, device):
+        test = outputs(attention_call(p, q, k), q, k, v, dout, grads)
+    rows = live_rows(p, device)
     names = ["out", "dq", "dk", "dv"][:len(ref)]
     query_rows = {"out": rows, "dq": rows}  # dk, dv are per key: every row counts
-    every = torch.ones(spec.kv_len, dtype=torch.bool, device=device)
+    every = torch.ones(p.kv_len, dtype=torch.bool, device=device)
     errs = {n: (max_abs(t, r, query_rows.get(n, every)), max_abs(m, r, query_rows.get(n, every)), rounding_noise(r))
             for n, t, m, r in zip(names, test, math, ref)}
     failures = [f"{n}: max abs err {e:.3g} > allowed {2 * me + noise:.3g} "
@@ -125,7 +136,7 @@ def causal_correctness(spec: JobSpec, device: torch.device, timing: TimingConfig
     if not test[0][..., rows, :].isfinite().all():
         failures.insert(0, "out: NaN/Inf where the reference has none")
     if failures:
-        failures.append(diagnose(test[0], q64, k64, v64, spec))
+        failures.append(diagnose(test[0], q64, k64, v64, p))
     out_err = (test[0].double() - ref[0])[..., rows, :]
     ratios = {n: e / me if me > 0 else (0.0 if e == 0 else float("inf")) for n, (e, me, _) in errs.items()}
     return Outcome(metrics={
@@ -134,3 +145,6 @@ def causal_correctness(spec: JobSpec, device: torch.device, timing: TimingConfig
         "rel_l2_err": (out_err.norm() / ref[0][..., rows, :].norm()).item(),
         "grad_err_ratio": max((ratios[n] for n in names[1:]), default=None),
         "empty_rows": empty_rows_output(test[0], rows)})
+
+
+JOB = Job(causal_correctness, DenseParams, Metrics, ReportHints("check"))

@@ -4,20 +4,33 @@ Used by `sdpa-bench selftest` and the tests. Each fault is the real thing, not a
 an allocation larger than the device (torch raises its own out-of-memory error), a Python
 exception, the worker process exiting under the driver (`os._exit`), a `SystemExit` and a
 `KeyboardInterrupt` raised by the job, a call that never returns, metrics the job never declared.
-base.vocab.EXPECTED_STATUS says what each must end in.
+`none` is an ordinary sdpa_benchmark point. EXPECTED_STATUS says what each must end in.
 """
 from __future__ import annotations
 
 import os
 import sys
 import time
+from dataclasses import dataclass
 
 import torch
 
-from base.point import JobSpec
-from base.settings import TimingConfig
-from jobs.sdpa_benchmark import sdpa_benchmark
-from jobs.spec import Outcome
+from base.fields import choices
+from base.schema import ReportHints
+from jobs.contract import Job, JobContext, Outcome
+from jobs.dense import DenseParams
+from jobs.sdpa_benchmark import Metrics, sdpa_benchmark
+
+EXPECTED_STATUS = {"none": "ok", "oom": "oom", "error": "error", "crash": "crashed", "hang": "timeout",
+                   "exit": "crashed", "interrupt": "crashed", "undeclared": "error"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class FaultParams(DenseParams):
+    fault: str = choices(*EXPECTED_STATUS, default="none")
+
+    def label(self) -> str:
+        return f"{super().label()} fault={self.fault}"
 
 
 class InjectedError(RuntimeError):
@@ -33,19 +46,22 @@ def exhaust_memory(device: torch.device) -> None:
     torch.empty(too_much, dtype=torch.uint8, device=device)
 
 
-def fault_injection(spec: JobSpec, device: torch.device, timing: TimingConfig) -> Outcome:
-    if spec.fault == "oom":
-        exhaust_memory(device)
-    elif spec.fault == "error":
+def fault_injection(p: FaultParams, ctx: JobContext) -> Outcome:
+    if p.fault == "oom":
+        exhaust_memory(ctx.device)
+    elif p.fault == "error":
         raise InjectedError("injected by fault_injection")
-    elif spec.fault == "crash":
+    elif p.fault == "crash":
         os._exit(17)  # the worker process dies mid-call, as a segfault would end it
-    elif spec.fault == "exit":
+    elif p.fault == "exit":
         sys.exit(3)  # what a library's sys.exit() does: SystemExit, a BaseException
-    elif spec.fault == "interrupt":
+    elif p.fault == "interrupt":
         raise KeyboardInterrupt("injected by fault_injection")
-    elif spec.fault == "hang":
+    elif p.fault == "hang":
         time.sleep(10**6)
-    elif spec.fault == "undeclared":
-        return Outcome(metrics={"median_ms": 1.0, "speed_furlongs": 3.0})  # a field jobs.JOBS does not declare
-    return sdpa_benchmark(spec, device, timing)  # `none`: an ordinary benchmark point
+    elif p.fault == "undeclared":
+        return Outcome(metrics={"median_ms": 1.0, "speed_furlongs": 3.0})  # a field its Metrics does not declare
+    return sdpa_benchmark(p, ctx)
+
+
+JOB = Job(fault_injection, FaultParams, Metrics, ReportHints("none"))

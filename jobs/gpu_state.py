@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import TypedDict
+
 import torch
 
-from jobs.settle import Reading
+from jobs.settle import Reading, cooled
 
 try:
     import pynvml  # nvidia-ml-py: present where the NVIDIA driver is; optional elsewhere
@@ -26,6 +28,16 @@ THROTTLE_REASONS = {0x1: "idle", 0x2: "app_clocks", 0x4: "sw_power_cap", 0x8: "h
                     0x20: "sw_thermal", 0x40: "hw_thermal", 0x80: "hw_power_brake", 0x100: "display_clock"}
 SW_POWER_CAP = 0x4
 PERIOD_S = 0.02  # NVML refreshes clock and power every 100 ms on an H100/H200; the cap counter every ~6 ms
+
+
+class GpuStateMetrics(TypedDict, total=False):
+    """The GPU during a point's timed reps (GpuMonitor.summary)."""
+    sm_clock_mhz: float  # mean SM clock
+    sm_clock_min_mhz: float
+    power_mean_w: float  # mean board power
+    gpu_temp_max_c: int
+    throttle_reasons: str  # every throttle reason seen, comma-separated
+    gpu_other_processes: int  # other compute processes on the card
 
 
 def reason_names(bits: int) -> str:
@@ -41,7 +53,7 @@ class GpuMonitor(threading.Thread):
     def __init__(self, device: torch.device):
         super().__init__(daemon=True)
         self.handle, self.readings, self.halt = None, [], threading.Event()
-        self.limit_w, self.uuid, self.last_capped_ns = 0.0, "", None
+        self.limit_w, self.max_mhz, self.uuid, self.last_capped_ns = 0.0, 0, "", None
         if pynvml is None or device.type != "cuda":
             return
         try:
@@ -49,6 +61,7 @@ class GpuMonitor(threading.Thread):
             self.uuid = f"GPU-{torch.cuda.get_device_properties(device).uuid}"
             self.handle = pynvml.nvmlDeviceGetHandleByUUID(self.uuid)
             self.limit_w = pynvml.nvmlDeviceGetEnforcedPowerLimit(self.handle) / 1e3
+            self.max_mhz = pynvml.nvmlDeviceGetMaxClockInfo(self.handle, pynvml.NVML_CLOCK_SM)
         except pynvml.NVMLError:
             self.handle = None
 
@@ -106,6 +119,28 @@ class GpuMonitor(threading.Thread):
 
     def between(self, t0: float, t1: float = float("inf")) -> list[Reading]:
         return [r for r in list(self.readings) if t0 <= r.t <= t1]
+
+    def reading_after(self, t: float) -> Reading | None:
+        """The first reading made after `t`, waiting for it (at most a few periods)."""
+        deadline = time.perf_counter() + 5 * PERIOD_S
+        while time.perf_counter() < deadline:
+            later = self.between(t)
+            if later:
+                return later[0]
+            time.sleep(PERIOD_S / 4)
+        return None
+
+    def wait_cooled(self, max_s: float) -> tuple[bool, float]:
+        """Wait until the card is back at its maximum clock with its power well below the limit
+        (settle.cooled), at most `max_s`; returns whether it got there and the seconds waited."""
+        t0 = time.perf_counter()
+        while True:
+            reading = self.reading_after(time.perf_counter())
+            waited = time.perf_counter() - t0
+            if reading is not None and cooled(reading, self.limit_w, self.max_mhz):
+                return True, waited
+            if waited >= max_s or reading is None:
+                return False, waited
 
     def summary(self, t0: float, t1: float = float("inf")) -> dict[str, float | int | str | None]:
         """The state during [t0, t1] (the timed reps): mean and lowest SM clock, mean power, the

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import torch
 
-MASKS = ("is_causal", "bool", "additive", "lower_right")  # how a causal mask is handed to SDPA
-
 
 def allowed(seq_len: int, kv_len: int, lower_right: bool, device: torch.device, shift: int = 0) -> torch.Tensor:
     """(seq_len, kv_len) boolean matrix, True where a query may attend a key.

@@ -1,12 +1,12 @@
 """Is what a callable returned an answer? Checked once per point, on the probe call, before any
 timing: a kernel that returns None, the wrong shape or dtype, NaN where attention has a value,
-or that writes over its inputs gives an `error` row saying so, never a fast `ok` row.
+or that writes over its inputs (`fingerprint`) gives an `error` row saying so, never a fast `ok` row.
 """
 from __future__ import annotations
 
 import torch
 
-from base.point import JobSpec
+from jobs.dense import DenseParams
 from jobs.masks import allowed
 
 
@@ -20,12 +20,12 @@ def fingerprint(tensors: tuple[torch.Tensor, ...]) -> list[int]:
     return [t.detach().view(ints[t.element_size()]).sum(dtype=torch.int64).item() for t in tensors]
 
 
-def live_rows(spec: JobSpec, device: torch.device) -> torch.Tensor:
+def live_rows(p: DenseParams, device: torch.device) -> torch.Tensor:
     """(Sq,) True for query rows that attend at least one key: only the bottom-right mask with
     seq_len > kv_len leaves rows with none, where attention has no value."""
-    if not (spec.causal and spec.mask == "lower_right"):
-        return torch.ones(spec.seq_len, dtype=torch.bool, device=device)
-    return allowed(spec.seq_len, spec.kv_len, True, device).any(dim=-1)
+    if not (p.causal and p.mask == "lower_right"):
+        return torch.ones(p.seq_len, dtype=torch.bool, device=device)
+    return allowed(p.seq_len, p.kv_len, True, device).any(dim=-1)
 
 
 def check_tensor(name: str, got: object, like: torch.Tensor, rows: torch.Tensor | None, seq_dim: int) -> None:
@@ -38,12 +38,11 @@ def check_tensor(name: str, got: object, like: torch.Tensor, rows: torch.Tensor 
         raise BadOutput(f"{name} has NaN or Inf where attention has finite values")
 
 
-def check_output(spec: JobSpec, result: object, inputs: tuple[torch.Tensor, ...], before: list[int],
-                 seq_dim: int) -> None:
-    """`result` of one call in `spec.mode`: the output like q (fwd), or dq, dk, dv like q, k, v;
-    `before` the inputs' fingerprint from before the call. q's sequence axis is `seq_dim`."""
-    rows = live_rows(spec, inputs[0].device)
-    if spec.mode == "fwd":
+def check_output(p: DenseParams, result: object, inputs: tuple[torch.Tensor, ...], seq_dim: int) -> None:
+    """`result` of one call in `p.mode`: the output like q (fwd), or dq, dk, dv like q, k, v. q's
+    sequence axis is `seq_dim`. (That the call left its inputs as they were, jobs/measure.py checks.)"""
+    rows = live_rows(p, inputs[0].device)
+    if p.mode == "fwd":
         check_tensor("the output", result, inputs[0], rows, seq_dim)
     else:
         grads = result if isinstance(result, (tuple, list)) else (result,)
@@ -51,5 +50,3 @@ def check_output(spec: JobSpec, result: object, inputs: tuple[torch.Tensor, ...]
             raise BadOutput(f"the backward gave {len(grads)} gradients, not dq, dk, dv")
         for name, grad, like in zip(("dq", "dk", "dv"), grads, inputs):
             check_tensor(name, grad, like, rows if name == "dq" else None, seq_dim)
-    if fingerprint(inputs) != before:
-        raise BadOutput("the call changed its inputs q, k or v")

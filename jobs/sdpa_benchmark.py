@@ -1,105 +1,85 @@
-"""Job `sdpa_benchmark`: time one attention point (shape, dtype, implementation, mode) on one device.
+"""Job `sdpa_benchmark`: time one dense attention point (shape, dtype, implementation, mode) on one device.
 
 The job builds the inputs, in the implementation's own layout so no transpose is timed, and the
-callable; `jobs.timing.time_callable` times it. Before any timing: for implementations that
-compile (flex's torch.compile, FA4's CuTe JIT) a first call, timed on its own as `compile_s`;
-then one profiled probe call, which finds out whether the implementation can run the point at all
-(its reason becomes an `unsupported` row), records the kernels and the peak memory, and whose
-output is checked (jobs.output_check) before a single rep is timed.
+callable; jobs/measure.py compiles, probes and times it, the probe's output checked by
+jobs/output_check.py before a single rep is timed.
 """
 from __future__ import annotations
 
-import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import torch
 
-from base.point import JobSpec
-from base.settings import TimingConfig
-from base.vocab import DIRECT_BACKENDS
+from base.schema import ReportHints
 from jobs.backends import forced, layout, native_call
+from jobs.contract import Job, JobContext, Outcome
+from jobs.dense import DIRECT_BACKENDS, DenseParams, make_inputs
 from jobs.flops import attention_flops
-from jobs.gpu_state import GpuMonitor
-from jobs.kernels import dispatched_backend, profile_kernels
-from jobs.output_check import check_output, fingerprint
-from jobs.spec import Outcome
-from jobs.timing import Warmed, protocol_fields, summarize, time_callable
-
-DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
-DRAWS = {"randn": torch.randn, "rand": torch.rand}  # `rand` as in PyTorch's SDPA tutorial
+from jobs.gpu_state import GpuStateMetrics
+from jobs.kernels import dispatched_backend
+from jobs.measure import measure
+from jobs.output_check import check_output
+from jobs.rep_check import RepCheckMetrics
+from jobs.timing import TimingMetrics, timing_metrics
 
 
-def shapes(spec: JobSpec, order: str) -> list[tuple[int, ...]]:
-    """q, k, v shapes: (B, H, S, D) for `bhsd`, (B, S, H, D) for `bshd`."""
-    q = (spec.batch, spec.heads, spec.seq_len, spec.head_dim)
-    kv = (spec.batch, spec.kv_heads, spec.kv_len, spec.head_dim)
-    if order == "bshd":
-        q, kv = (q[0], q[2], q[1], q[3]), (kv[0], kv[2], kv[1], kv[3])
-    return [q, kv, kv]
+class Metrics(TimingMetrics, GpuStateMetrics, RepCheckMetrics, total=False):
+    flops: float  # FlashAttention's count (jobs/flops.py)
+    tflops: float  # flops / median_ms: sustained
+    peak_mem_mib: float  # torch.cuda.max_memory_allocated over the probe call, inputs included
+    input_mem_mib: float  # q, k and v
+    kernels: str  # the device kernels the probe launched, in order
+    dispatched: str  # the SDPA kernel family those mean: what `default` chose, and whether a forced backend held
+    compile_s: float  # flex's torch.compile or FA4's JIT: the first call, never in the reps
 
 
-def make_inputs(spec: JobSpec, device: torch.device, grad: bool, order: str = "bhsd") -> tuple[torch.Tensor, ...]:
-    """Fresh random q, k, v drawn in `order`; seeded so a point can be replayed."""
-    gen = torch.Generator(device=device).manual_seed(spec.seed)
-    draw, dtype = DRAWS[spec.inputs], DTYPES[spec.dtype]
-    return tuple(draw(*s, generator=gen, device=device, dtype=dtype).requires_grad_(grad) for s in shapes(spec, order))
-
-
-def build_call(spec: JobSpec, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> Callable[[], object]:
-    """The callable to time for `spec.mode`; backward runs from a forward stored once (mode `bwd`).
+def build_call(p: DenseParams, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> Callable[[], object]:
+    """The callable to time for `p.mode`; backward runs from a forward stored once (mode `bwd`).
     q, k, v are in the implementation's layout."""
-    call = native_call(spec, q, k)
+    call = native_call(p, q, k)
     attn = lambda: call(q, k, v)  # noqa: E731
-    if spec.mode == "fwd":
+    if p.mode == "fwd":
         return attn
     dout = torch.randn_like(q)  # upstream gradient, shaped like the output
     # autograd.grad returns the grads instead of accumulating into .grad: no extra add per rep
-    if spec.mode == "fwd_bwd":
+    if p.mode == "fwd_bwd":
         return lambda: torch.autograd.grad(attn(), (q, k, v), dout)
     out = attn()
     return lambda: torch.autograd.grad(out, (q, k, v), dout, retain_graph=True)
 
 
-def first_call_s(fn: Callable[[], object], device: torch.device) -> float:
-    """Wall time of one call to completion: for a compiling implementation, mostly its compile."""
-    t0 = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - t0
+@contextmanager
+def prepared(p: DenseParams, seed: int, device: torch.device) -> Iterator[tuple[Callable[[], object], tuple]]:
+    """The callable this job times at `p` and its inputs q, k, v, built as the job builds them (in
+    the implementation's layout, inside its forced backend); scripts that time it another way
+    (benchmarks/do_bench_loop.py) use the same."""
+    q, k, v = make_inputs(p, seed, device, grad=p.mode != "fwd", order=layout(p))
+    with forced(p, device):
+        yield build_call(p, q, k, v), (q, k, v)
 
 
 def tensor_mib(*tensors: torch.Tensor) -> float:
     return sum(t.numel() * t.element_size() for t in tensors) / 2**20
 
 
-def sdpa_benchmark(spec: JobSpec, device: torch.device, timing: TimingConfig) -> Outcome:
-    order = layout(spec)
-    q, k, v = make_inputs(spec, device, grad=spec.mode != "fwd", order=order)
-    with forced(spec, device):
-        fn = build_call(spec, q, k, v)
-        compile_s = first_call_s(fn, device) if spec.backend in DIRECT_BACKENDS else None
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        before = fingerprint((q, k, v))
-        result, kernels, probe_busy_s = profile_kernels(fn, device)  # the probe: raises Unsupported before timing
-        peak_mib = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-        check_output(spec, result, (q, k, v), before, seq_dim=1 if order == "bshd" else 2)
-        del result
-        # the probe was a real call: it counts as the first warmup call (as do_bench's estimate calls
-        # do), and the time the GPU was busy with it toward a fixed warmup_ms
-        with GpuMonitor(device) as monitor:
-            samples = time_callable(fn, device, timing, prior=Warmed(1, probe_busy_s), monitor=monitor)
-    stats = summarize(samples.times_ms)
-    flops = attention_flops(spec.batch, spec.heads, spec.seq_len, spec.kv_len, spec.head_dim,
-                            spec.causal, spec.mode, lower_right=spec.mask == "lower_right")
-    metrics = {
-        "median_ms": stats.median_ms, "iqr_ms": stats.iqr_ms, "min_ms": stats.min_ms,
-        "n_reps": stats.n_reps, "ci_rel": stats.ci_rel, "stop_reason": samples.stop_reason, "timer": samples.timer,
-        "flops": flops, "tflops": flops / (stats.median_ms * 1e-3) / 1e12,
-        "peak_mem_mib": peak_mib, "input_mem_mib": tensor_mib(q, k, v), "compile_s": compile_s,
-        "kernels": "; ".join(kernels), **protocol_fields(samples), **monitor.summary(samples.window_t0),
+def sdpa_benchmark(p: DenseParams, ctx: JobContext) -> Outcome:
+    with prepared(p, ctx.seed, ctx.device) as (fn, inputs):
+        seq_dim = 1 if layout(p) == "bshd" else 2
+        m = measure(fn, ctx, inputs, lambda out: check_output(p, out, inputs, seq_dim),
+                    compiles=p.backend in DIRECT_BACKENDS)
+    timed = timing_metrics(m.samples)
+    flops = attention_flops(p.batch, p.heads, p.seq_len, p.kv_len, p.head_dim, p.causal, p.mode,
+                            lower_right=p.mask == "lower_right")
+    metrics: Metrics = {
+        **timed, "flops": flops, "tflops": flops / (timed["median_ms"] * 1e-3) / 1e12,
+        "peak_mem_mib": m.peak_mem_mib, "input_mem_mib": tensor_mib(*inputs), "compile_s": m.compile_s,
+        "kernels": "; ".join(m.kernels), **m.gpu, **m.rep_checks,
         # which SDPA kernel family ran: what `default` chose, and a check that a forced backend held
-        "dispatched": "" if spec.candidate or spec.backend in DIRECT_BACKENDS else dispatched_backend(kernels),
+        "dispatched": "" if p.candidate or p.backend in DIRECT_BACKENDS else dispatched_backend(m.kernels),
     }
-    return Outcome(metrics=metrics, samples_ms=samples.times_ms)
+    return Outcome(metrics=metrics, samples_ms=m.samples.times_ms)
+
+
+REPORT = ReportHints("speed", x="seq_len", speed="tflops")
+JOB = Job(sdpa_benchmark, DenseParams, Metrics, REPORT)

@@ -1,4 +1,5 @@
-"""When a GPU's power state has settled, and how long its power cap's clock cycle is (no torch, no NVML).
+"""When a GPU's power state has settled, when it is back at its maximum clock, and how long its
+power cap's clock cycle is (no torch, no NVML).
 
 The adaptive protocol (jobs/timing.py) reads these from `GpuMonitor` readings. What they encode,
 from a 2 ms NVML trace of an H200 at its 700 W limit (docs/results/2026-11-26-h200-adaptive-timing/):
@@ -11,7 +12,12 @@ from a 2 ms NVML trace of an H200 at its 700 W limit (docs/results/2026-11-26-h2
   of a window starting a second later; a card that the previous point left at the cap is settled
   at once, which is how the state carries across consecutive points;
 - under the cap a timed window must span at least one measured cycle (dip to dip), or its median
-  reads one phase of it.
+  reads one phase of it;
+- once the calls stop, the cap lets go within ~0.4 s (the clock is back at 1980 MHz) and the
+  one-second mean decays to the idle ~125 W over about a second. A burst that starts with that mean
+  at 188 W (1 s of idle) read its first calls within 1% of one after 3 s of idle; with 570 W (0.3 s)
+  the cap tripped at once and the burst read 5% slow: `cooled` waits for the mean to fall to
+  COOL_POWER of the limit, with the clock back at its maximum.
 """
 from __future__ import annotations
 
@@ -45,10 +51,8 @@ NEAR_CAP = 0.97
 CUT_DEPTH = 0.05  # a cut: a clock minimum this far below the highest clock around it (noise: <= 4.5%)
 CUT_HALF_WIDTH_S = 0.45  # ...within this many seconds either side: a clock that wobbles faster (0.4 s) is not a cycle
 ONSET_S = 0.15  # the clock's step down as the cap first trips is not a cut: cycles are read after it
-# the longest cap cycle measured on each GPU (by UUID) in this process (a worker has one GPU): a
-# point that follows one whose window measured the cycle needs not measure it again. The longest,
-# because a light kernel's clock can wobble faster (0.4 s) than a heavy one's cycle (1.0 s).
-KNOWN_CYCLE_S: dict[str, float] = {}
+COOL_POWER = 0.35  # the one-second mean, as a fraction of the limit, under which a burst may start
+CLOCK_BINS_MHZ = 15  # the clock moves in 15 MHz steps: within one of the maximum counts as at it
 
 
 def settled(readings: Sequence[Reading], since: float, limit_w: float) -> str | None:
@@ -95,10 +99,25 @@ def cycle_s(readings: Sequence[Reading]) -> float | None:
     return statistics.median(b - a for a, b in zip(times, times[1:]))
 
 
-def window_cycle_s(gpu: str, readings: Sequence[Reading]) -> float | None:
-    """The cycle a window under the cap must span on `gpu`: the longest measured there so far,
-    this window's readings included; None while none has been measured."""
-    measured = cycle_s(readings)
-    if measured is not None:
-        KNOWN_CYCLE_S[gpu] = max(measured, KNOWN_CYCLE_S.get(gpu, 0.0))
-    return KNOWN_CYCLE_S.get(gpu)
+@dataclass
+class CapCycle:
+    """The longest power-cap cycle measured on this worker's GPU so far. The worker keeps one for its
+    lifetime and hands it to every job: a point that follows one whose window measured the cycle
+    need not measure it again. The longest, because a light kernel's clock can wobble faster (0.4 s)
+    than a heavy one's cycle (1.0 s)."""
+    longest_s: float | None = None
+
+    def window_s(self, readings: Sequence[Reading]) -> float | None:
+        """The cycle a window under the cap must span: the longest measured so far, these readings
+        included; None while none has been measured."""
+        measured = cycle_s(readings)
+        if measured is not None:
+            self.longest_s = max(measured, self.longest_s or 0.0)
+        return self.longest_s
+
+
+def cooled(reading: Reading, limit_w: float, max_mhz: int) -> bool:
+    """Whether a burst may start now: the cap has let go of the clock (back at its maximum, or parked
+    at an idle clock far below it) and the one-second mean power is down to COOL_POWER of the limit."""
+    at_max = reading.sm_mhz >= max_mhz - CLOCK_BINS_MHZ or reading.sm_mhz <= max_mhz // 2
+    return not reading.capped and at_max and reading.power_w <= COOL_POWER * limit_w

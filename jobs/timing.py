@@ -15,11 +15,12 @@ cannot be read): warm up `warmup_ms`, and the timed reps must add up to `min_tim
 Then the stop rule: at least `min_reps` reps and that window, and the distribution-free 95%
 confidence interval of the median (order statistics) has a half-width <= `target_rel_ci` of the
 median; or `max_reps`; or the per-point `budget_s` runs out. The reason is returned.
+Before either protocol, on a GPU with NVML and `timing.burst`, the burst reps (jobs/burst.py).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-import statistics
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -27,11 +28,29 @@ from typing import Callable
 import torch
 
 from base.settings import TimingConfig
+from jobs.burst import Burst, BurstMetrics, burst_metrics, time_burst
 from jobs.gpu_state import GpuMonitor
-from jobs.settle import settled, window_cycle_s
-from jobs.spec import Unsupported
+from jobs.reps import After, cuda_batch, make_l2_flush, summarize, timed_batches
+from jobs.settle import CapCycle, settled
 
 WARMUP_BATCH_S = 0.02  # adaptive warmup: calls between two looks at the monitor
+
+
+class TimingMetrics(BurstMetrics, total=False):
+    """What every timed row says of its reps (`timing_metrics`), and of how they were timed."""
+    median_ms: float  # sustained: the card as back-to-back calls hold it (at its power cap, if it has one)
+    iqr_ms: float
+    min_ms: float
+    n_reps: int
+    ci_rel: float  # 95% CI half-width of the median, relative to it
+    stop_reason: str  # converged | max_reps | budget
+    timer: str  # cuda_events | cuda_graph | perf_counter
+    protocol: str  # adaptive | fixed
+    settle: str  # what the warmup ended on (base.vocab.SETTLES)
+    warmup_ms: float  # wall time of the warmup (the probe and burst not included)
+    window_ms: float  # wall time from the first timed rep to the last
+    cap_seen: bool  # the power cap held the clock during warmup or reps (null: no NVML)
+    cap_cycle_ms: float  # the cap's cycle the window had to span (null: no cap, or fixed)
 
 
 @dataclass(frozen=True)
@@ -40,18 +59,23 @@ class Samples:
     stop_reason: str  # converged | max_reps | budget
     timer: str  # cuda_events | cuda_graph | perf_counter
     protocol: str = "fixed"  # the protocol that ran: adaptive | fixed
-    settle: str = "fixed"  # what the warmup found (base/vocab.py SETTLES)
+    settle: str = "by_time"  # what the warmup ended on (base/vocab.py SETTLES)
     warmup_ms: float = 0.0  # wall time of the warmup this point ran (the probe not included)
     window_ms: float = 0.0  # wall time from the first timed rep to the last
     window_t0: float = 0.0  # time.perf_counter() at the first timed rep
     cap_seen: bool | None = None  # the power cap held the clock during warmup or reps (None: no NVML)
     cap_cycle_ms: float | None = None  # the cap's cycle the window had to span (None: no cap, or fixed)
+    burst: Burst | None = None  # the burst reps before the warmup (None: no NVML, or timing.burst off)
 
 
-def protocol_fields(samples: Samples) -> dict[str, object]:
-    """What the protocol decided, as a row's metrics (base/schema.py PROTOCOL)."""
-    return {"protocol": samples.protocol, "settle": samples.settle, "warmup_ms": samples.warmup_ms,
-            "window_ms": samples.window_ms, "cap_seen": samples.cap_seen, "cap_cycle_ms": samples.cap_cycle_ms}
+def timing_metrics(samples: Samples) -> TimingMetrics:
+    """The row's timing fields: the sustained statistics, what the protocol decided, the burst."""
+    stats = summarize(samples.times_ms)
+    return {"median_ms": stats.median_ms, "iqr_ms": stats.iqr_ms, "min_ms": stats.min_ms, "n_reps": stats.n_reps,
+            "ci_rel": stats.ci_rel, "stop_reason": samples.stop_reason, "timer": samples.timer,
+            "protocol": samples.protocol, "settle": samples.settle, "warmup_ms": samples.warmup_ms,
+            "window_ms": samples.window_ms, "cap_seen": samples.cap_seen, "cap_cycle_ms": samples.cap_cycle_ms,
+            **burst_metrics(samples.burst, stats.median_ms)}
 
 
 @dataclass(frozen=True)
@@ -71,34 +95,6 @@ class Warmed:
     seconds: float = 0.0
 
 
-@dataclass(frozen=True)
-class Stats:
-    median_ms: float
-    iqr_ms: float
-    min_ms: float
-    n_reps: int
-    ci_rel: float  # 95% CI half-width of the median, relative to the median
-
-
-def median_ci(times: list[float]) -> tuple[float, float]:
-    """Distribution-free 95% CI of the median: the order statistics of (1-based) ranks
-    floor(n/2 - 1.96*sqrt(n)/2) and ceil(1 + n/2 + 1.96*sqrt(n)/2), clipped to the sample."""
-    x = sorted(times)
-    n = len(x)
-    half = 1.96 * math.sqrt(n) / 2
-    lo = max(math.floor(n / 2 - half), 1)
-    hi = min(math.ceil(1 + n / 2 + half), n)
-    return x[lo - 1], x[hi - 1]
-
-
-def summarize(times: list[float] | tuple[float, ...]) -> Stats:
-    median = statistics.median(times)
-    q1, _, q3 = statistics.quantiles(times, n=4, method="inclusive") if len(times) > 1 else (median,) * 3
-    lo, hi = median_ci(list(times))
-    ci_rel = (hi - lo) / 2 / median if median > 0 else math.inf
-    return Stats(median, q3 - q1, min(times), len(times), ci_rel)
-
-
 def stop_reason(times: list[float], window: Window, cfg: TimingConfig, deadline: float) -> str | None:
     enough = len(times) >= cfg.min_reps and window.have_ms >= window.need_ms
     if enough and summarize(times).ci_rel <= cfg.target_rel_ci:
@@ -110,34 +106,6 @@ def stop_reason(times: list[float], window: Window, cfg: TimingConfig, deadline:
     return None
 
 
-def make_l2_flush(device: torch.device) -> Callable[[], None]:
-    """A call that evicts L2: writes a buffer twice the L2 size (at least 64 MiB)."""
-    l2_bytes = getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 0)
-    buf = torch.empty(max(2 * l2_bytes, 64 * 2**20) // 4, dtype=torch.int32, device=device)
-    return buf.zero_
-
-
-def cuda_batch(fn: Callable[[], object], n: int, flush: Callable[[], None] | None) -> list[float]:
-    events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(n)]
-    for start, end in events:
-        if flush is not None:
-            flush()  # queued before `start`: the flush is not timed
-        start.record()
-        fn()
-        end.record()
-    torch.cuda.synchronize()
-    return [start.elapsed_time(end) for start, end in events]
-
-
-def cpu_batch(fn: Callable[[], object], n: int) -> list[float]:
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return times
-
-
 def warmup(fn: Callable[[], object], device: torch.device, cfg: TimingConfig, prior: Warmed) -> None:
     t0, reps = time.perf_counter() - prior.seconds, prior.calls
     while reps < cfg.warmup_reps or (time.perf_counter() - t0) * 1e3 < cfg.warmup_ms:
@@ -147,50 +115,13 @@ def warmup(fn: Callable[[], object], device: torch.device, cfg: TimingConfig, pr
         reps += 1
 
 
-def capture_graph(fn: Callable[[], object], device: torch.device) -> Callable[[], None]:
-    """`fn` captured as one CUDA graph; returns its replay. A warm call on a side stream first, as
-    torch.cuda.graph's docs ask (lazy per-stream state must not be created during capture)."""
-    side = torch.cuda.Stream(device)
-    side.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(side):
-        fn()
-    torch.cuda.current_stream(device).wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    try:
-        with torch.cuda.graph(graph):
-            fn()
-    except RuntimeError as err:  # e.g. an op that synchronises: this call cannot be graphed
-        raise Unsupported(f"CUDA graph capture failed: {first_error(err)}") from None
-    graph.replay()  # the first replay uploads the graph: not a rep
-    torch.cuda.synchronize(device)
-    return graph.replay
-
-
-def first_error(err: BaseException) -> str:
-    """The first line of the error that started it: a failed capture raises again on its way out
-    of torch.cuda.graph, and that second error ("a previous error during capture") hides the cause."""
-    while err.__context__ is not None:
-        err = err.__context__
-    return f"{type(err).__name__}: {str(err).splitlines()[0]}"
-
-
-def timed_batches(fn: Callable[[], object], device: torch.device, cfg: TimingConfig,
-                  ) -> tuple[Callable[[int], list[float]], str]:
-    """A function timing n reps of the (warm) call, and the name of the timer it uses."""
-    if device.type != "cuda":
-        return (lambda n: cpu_batch(fn, n)), "perf_counter"
-    flush = make_l2_flush(device) if cfg.flush_l2 else None
-    if cfg.cuda_graph:
-        replay = capture_graph(fn, device)
-        return (lambda n: cuda_batch(replay, n, flush)), "cuda_graph"
-    return (lambda n: cuda_batch(fn, n, flush)), "cuda_events"
-
-
 def timed_reps(fn: Callable[[], object], device: torch.device, cfg: TimingConfig,
-               window: Callable[[list[float], float], Window]) -> tuple[list[float], str, str, float, Window]:
+               window: Callable[[list[float], float], Window], after: After = None,
+               ) -> tuple[list[float], str, str, float, Window]:
     """Timed reps until the stop rule ends them: (times, stop reason, timer, the perf_counter at
-    the first rep, the last window). `window(times, span_ms)` says what the reps have and need."""
-    batch, timer = timed_batches(fn, device, cfg)
+    the first rep, the last window). `window(times, span_ms)` says what the reps have and need;
+    `after` sees each rep's result, outside the timed region."""
+    batch, timer = timed_batches(fn, device, cfg, after)
     times: list[float] = []
     t0 = time.perf_counter()
     deadline, n = t0 + cfg.budget_s, cfg.min_reps
@@ -227,31 +158,45 @@ def adaptive_growth(times: list[float], to_need: int, by_halves: int, cfg: Timin
     return min(by_halves, max(cfg.min_reps, math.ceil(1.2 * len(times) * ((ci_rel / cfg.target_rel_ci) ** 2 - 1))))
 
 
-def time_callable(fn: Callable[[], object], device: torch.device, cfg: TimingConfig,
-                  prior: Warmed = Warmed(), monitor: GpuMonitor | None = None) -> Samples:
-    """Warm `fn` up and time it by `cfg.protocol`; returns every timed rep in milliseconds and
-    what the protocol decided. `monitor` (started) reads the GPU; adaptive needs it usable."""
-    if cfg.protocol == "adaptive" and monitor is not None and monitor.usable:
-        return adaptive(fn, device, cfg, prior, monitor)
-    return fixed(fn, device, cfg, prior, monitor, "fixed" if cfg.protocol == "fixed" else "no_nvml")
+def time_callable(fn: Callable[[], object], device: torch.device, cfg: TimingConfig, prior: Warmed = Warmed(),
+                  monitor: GpuMonitor | None = None, cap_cycle: CapCycle | None = None, after: After = None,
+                  ) -> Samples:
+    """The burst (a GPU with NVML, `cfg.burst`), then warm `fn` up and time it by `cfg.protocol`;
+    returns every timed rep in milliseconds and what the protocol decided. `monitor` (started)
+    reads the GPU; adaptive needs it usable. `cap_cycle`: what the worker knows of its GPU's cap.
+    `after` sees the result of every timed rep, burst and sustained (jobs/rep_check.py)."""
+    usable = monitor is not None and monitor.usable
+    burst = None
+    if usable and cfg.burst and device.type == "cuda":
+        flush = make_l2_flush(device) if cfg.flush_l2 else None
+        burst = time_burst(lambda n: cuda_batch(fn, n, flush, after), cfg.burst_reps, monitor,
+                           cfg.burst_wait_max_ms / 1e3)
+        prior = Warmed(prior.calls + len(burst.times_ms), prior.seconds + sum(burst.times_ms) / 1e3)
+    if cfg.protocol == "adaptive" and usable:
+        samples = adaptive(fn, device, cfg, prior, monitor, cap_cycle or CapCycle(), after)
+    else:
+        samples = fixed(fn, device, cfg, prior, monitor, "by_time" if cfg.protocol == "fixed" else "no_nvml", after)
+    return dataclasses.replace(samples, burst=burst)
 
 
 def fixed(fn: Callable[[], object], device: torch.device, cfg: TimingConfig, prior: Warmed,
-          monitor: GpuMonitor | None, settle: str) -> Samples:
+          monitor: GpuMonitor | None, settle: str, after: After = None) -> Samples:
     t0 = time.perf_counter()
     warmup(fn, device, cfg, prior)
     warm_ms = (time.perf_counter() - t0) * 1e3
-    times, reason, timer, t1, _ = timed_reps(fn, device, cfg, lambda t, span: Window(sum(t), cfg.min_timed_ms))
+    window = lambda t, span: Window(sum(t), cfg.min_timed_ms)  # noqa: E731
+    times, reason, timer, t1, _ = timed_reps(fn, device, cfg, window, after)
     cap = any(r.capped for r in monitor.between(t0)) if monitor is not None and monitor.usable else None
     return Samples(tuple(times), reason, timer, "fixed", settle, warm_ms, (time.perf_counter() - t1) * 1e3, t1, cap)
 
 
 def adaptive(fn: Callable[[], object], device: torch.device, cfg: TimingConfig, prior: Warmed,
-             monitor: GpuMonitor) -> Samples:
+             monitor: GpuMonitor, cap_cycle: CapCycle, after: After = None) -> Samples:
     t0 = time.perf_counter()
     settle = settle_warmup(fn, device, cfg, prior, monitor, t0)
     warm_ms = (time.perf_counter() - t0) * 1e3
-    times, reason, timer, t1, last = timed_reps(fn, device, cfg, lambda t, span: cap_window(monitor, t0, span, cfg))
+    window = lambda t, span: cap_window(monitor, t0, span, cfg, cap_cycle)  # noqa: E731
+    times, reason, timer, t1, last = timed_reps(fn, device, cfg, window, after)
     cap = any(r.capped for r in monitor.between(t0))
     return Samples(tuple(times), reason, timer, "adaptive", settle, warm_ms, (time.perf_counter() - t1) * 1e3, t1, cap,
                    last.cycle_ms)
@@ -276,12 +221,12 @@ def settle_warmup(fn: Callable[[], object], device: torch.device, cfg: TimingCon
         n = max(1, int(WARMUP_BATCH_S * n / max(time.perf_counter() - t, 1e-6)))
 
 
-def cap_window(monitor: GpuMonitor, t0: float, span_ms: float, cfg: TimingConfig) -> Window:
+def cap_window(monitor: GpuMonitor, t0: float, span_ms: float, cfg: TimingConfig, cap_cycle: CapCycle) -> Window:
     """Under a cap seen since `t0`, the window needs `cap_cycles` measured cycles (cycle_max_ms until
     one is measured on this GPU); without a cap, nothing: the 1% rule alone decides."""
     readings = monitor.between(t0)
     if not any(r.capped for r in readings):
         return Window(span_ms, 0.0, by_ci=True)
-    cycle = window_cycle_s(monitor.uuid, readings)
+    cycle = cap_cycle.window_s(readings)
     need_ms = cfg.cap_cycles * cycle * 1e3 if cycle else cfg.cycle_max_ms
     return Window(span_ms, need_ms, cycle * 1e3 if cycle else None, by_ci=True)

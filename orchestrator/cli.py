@@ -2,7 +2,8 @@
 
 Bad input (a config that does not load, a run directory that cannot be used, a number that is
 not one) gets one message and exit code 2, before anything starts. `--help`, `report` and
-`compare` import neither torch nor Ray.
+`compare` import neither torch nor Ray: the config (whose jobs import torch) loads only where a
+command runs one.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import sys
 from pathlib import Path
 
 from base.errors import BadInput
-from orchestrator.config import ConfigError, load_config
 
 INTERRUPTED_EXIT_CODE = 130  # as a shell reports Ctrl-C: the run stopped early, its report covers what finished
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
@@ -31,13 +31,15 @@ def stamp() -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from orchestrator.config import load_config
+
     if args.resume:
         if args.config or args.output:
-            raise ConfigError("--resume RUN_DIR reuses that run's config and directory; drop -c and -o")
+            raise BadInput("--resume RUN_DIR reuses that run's config and directory; drop -c and -o")
         run_dir = Path(args.resume)
         if not (run_dir / "config.yaml").is_file():
             what = "no config.yaml here" if run_dir.is_dir() else "no such run directory"
-            raise ConfigError(f"{run_dir}: {what}; --resume takes a directory that `sdpa-bench run` wrote")
+            raise BadInput(f"{run_dir}: {what}; --resume takes a directory that `sdpa-bench run` wrote")
         config_path = run_dir / "config.yaml"
     else:
         run_dir, config_path = Path(args.output or f"runs/{stamp()}"), Path(args.config or DEFAULT_CONFIG)
@@ -70,14 +72,15 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    from orchestrator.config import load_config
     from orchestrator.submit import submit
 
     config_path, run_dir = Path(args.config or DEFAULT_CONFIG), Path(args.output)
     load_config(config_path)  # refuse a bad config here, before anything is sent
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        raise ConfigError(f"{run_dir}: exists and is not an empty directory; choose a new directory with -o")
+        raise BadInput(f"{run_dir}: exists and is not an empty directory; choose a new directory with -o")
     if not math.isfinite(args.timeout) or args.timeout <= 0:
-        raise ConfigError(f"--timeout {args.timeout}: give a positive number of seconds")
+        raise BadInput(f"--timeout {args.timeout}: give a positive number of seconds")
     return submit(args.address, config_path, run_dir, args.timeout)
 
 
@@ -92,7 +95,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from analysis.compare import compare, format_table
 
     if not (math.isfinite(args.threshold) and 0 <= args.threshold < 100):
-        raise ConfigError(f"--threshold {args.threshold}: give a finite fraction such as 0.05")
+        raise BadInput(f"--threshold {args.threshold}: give a finite fraction such as 0.05")
     both = compare(Path(args.run_a), Path(args.run_b), args.threshold)
     print(format_table(both))
     out = Path(args.output or Path(args.run_b) / "compare.csv")
@@ -123,7 +126,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     run_dirs = [Path(d) for d in args.run_dirs]
     if len(run_dirs) > 1 and not args.output:
-        raise ConfigError("several run directories make one report: say where it goes with -o OUT_DIR")
+        raise BadInput("several run directories make one report: say where it goes with -o OUT_DIR")
     print(f"sdpa-bench: report written to {write_report(run_dirs, args.output and Path(args.output), args.baseline)}")
     return 0
 

@@ -58,7 +58,7 @@ def start_workers(timing: TimingConfig, budget: MemoryBudget, max_restarts: int,
     return list(zip(workers, infos))
 
 
-def bounded(action, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+def within(action, timeout_s: float = STOP_TIMEOUT_S) -> bool:
     """Run `action` on a thread for at most `timeout_s`; False if it did not finish (Ray hung)."""
     thread = threading.Thread(target=action, daemon=True)
     thread.start()
@@ -71,12 +71,12 @@ def stop_workers(workers: list[ray.actor.ActorHandle]) -> None:
     def kill_all():
         for worker in workers:
             ray.kill(worker, no_restart=True)
-    bounded(kill_all)
+    within(kill_all)
 
 
 def disconnect() -> bool:
     """ray.shutdown(), bounded; False if Ray did not answer in time (its processes are gone)."""
-    return bounded(ray.shutdown) if ray.is_initialized() else True
+    return within(ray.shutdown) if ray.is_initialized() else True
 
 
 def describe_devices(address: str | None) -> list[DeviceInfo]:

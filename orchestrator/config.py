@@ -2,8 +2,9 @@
 
 `load_config(path)` either returns a `Config` or raises `ConfigError` with one message naming
 the field path, the bad value and what is allowed. Nothing is started before it returns, and
-nothing here imports torch or Ray. Allowed values and bounds live on the fields themselves
-(`choices`, `min`, `max` metadata); every number must be finite and fit a 64-bit journal column.
+nothing here imports Ray. Allowed values and bounds live on the fields themselves (base/fields.py);
+a sweep's grid is checked against its job's own parameters (jobs/__init__.py): the axes it takes,
+and each one's values. Every number must be finite and fit a 64-bit journal column.
 """
 from __future__ import annotations
 
@@ -18,24 +19,17 @@ import yaml
 
 from base import vocab
 from base.errors import BadInput
+from base.fields import bounded, choices
 from base.settings import DAY_S, MemoryBudget, TimingConfig
 from jobs import JOBS
 
 MAX_CONFIG_BYTES = 2**20
+MAX_DEPTH = 32  # YAML nesting: a config needs 5 levels
 INT64_MAX = 2**63 - 1
-DIM_MAX = 2**31 - 1  # a tensor dimension
 
 
 class ConfigError(BadInput):
     """A config that cannot run; the message is meant for the user as it is."""
-
-
-def choices(*allowed: str, default: Any = dataclasses.MISSING) -> Any:
-    return field(default=default, metadata={"choices": tuple(allowed)})
-
-
-def bounded(low: float, high: float, default: Any = dataclasses.MISSING, **meta: Any) -> Any:
-    return field(default=default, metadata={"min": low, "max": high, **meta})
 
 
 @dataclass(frozen=True)
@@ -47,32 +41,14 @@ class RunConfig:
     measure_ceilings: bool = True  # a device_ceilings job first on every GPU, for % of peak
     memory_budget: MemoryBudget = MemoryBudget()
     seed: int = bounded(0, INT64_MAX, default=0)
-
-
-@dataclass(frozen=True)
-class GridConfig:
-    """Every combination of these values is one point. `null` kv_* means 'as q'."""
-    batch: tuple[int, ...] = bounded(1, DIM_MAX)
-    heads: tuple[int, ...] = bounded(1, DIM_MAX)
-    seq_len: tuple[int, ...] = bounded(1, DIM_MAX)
-    head_dim: tuple[int, ...] = bounded(1, DIM_MAX)
-    dtype: tuple[str, ...] = choices(*vocab.DTYPES)
-    backend: tuple[str, ...] = field()  # a vocab backend or a name from `candidates` (checked in load_config)
-    causal: tuple[bool, ...] = (False,)
-    kv_heads: tuple[typing.Optional[int], ...] = bounded(1, DIM_MAX, default=(None,))
-    kv_len: tuple[typing.Optional[int], ...] = bounded(1, DIM_MAX, default=(None,))
-    mode: tuple[str, ...] = choices(*vocab.MODES, default=("fwd",))
-    inputs: tuple[str, ...] = choices(*vocab.DRAWS, default=("randn",))
-    mask: tuple[str, ...] = choices(*vocab.MASKS, default=("is_causal",))  # causal points only
-    # the kernel behind SDPA's flash backend; default and flash points only
-    flash_impl: tuple[str, ...] = choices(*vocab.FLASH_IMPLS, default=("builtin",))
-    fault: tuple[str, ...] = choices(*vocab.FAULTS, default=("none",))  # fault_injection job only
+    max_jobs: int = bounded(1, 10**9, default=100_000)  # more points than this is refused before expanding
 
 
 @dataclass(frozen=True)
 class SweepConfig:
     name: str
-    grid: GridConfig
+    # axis -> values: every combination is one point; the job's parameters say which axes it takes
+    grid: dict[str, tuple[Any, ...]]
     job: str = choices(*JOBS, default="sdpa_benchmark")
     device_type: str = choices(*vocab.DEVICE_TYPES, default="any")  # which workers run this sweep
     job_timeout_s: typing.Optional[float] = bounded(1, 7 * DAY_S, default=None)  # overrides run.job_timeout_s
@@ -87,25 +63,43 @@ class Config:
     candidates: dict[str, str] = field(default_factory=dict)
 
 
-class NoAliasLoader(yaml.SafeLoader):
-    """yaml.safe_load without aliases: `*name` can multiply a 500-byte file into gigabytes."""
+class StrictLoader(yaml.SafeLoader):
+    """yaml.safe_load without aliases (`*name` can multiply a 500-byte file into gigabytes), without
+    duplicate keys (the last would silently win) and at most MAX_DEPTH levels deep."""
+    depth = 0
 
     def compose_node(self, parent, index):
+        mark = self.peek_event().start_mark
         if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
             raise ConfigError(f"line {mark.line + 1}: YAML aliases (*name) are not allowed in a config; "
                               "write the values out")
-        return super().compose_node(parent, index)
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ConfigError(f"line {mark.line + 1}: nested more than {MAX_DEPTH} levels deep; a config needs 5")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, typing.Hashable) and key in seen:
+                raise ConfigError(f"line {key_node.start_mark.line + 1}: key {short(key)} is given twice; "
+                                  "keep one")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def read_yaml(path: Path) -> Any:
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file; pass an existing YAML file with -c")
-    data = path.read_bytes()
-    if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: {len(data)} bytes; a config is at most {MAX_CONFIG_BYTES} bytes")
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {size} bytes; a config is at most {MAX_CONFIG_BYTES} bytes")
     try:
-        return yaml.load(data.decode("utf-8"), Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader
+        return yaml.load(path.read_bytes()[:MAX_CONFIG_BYTES + 1].decode("utf-8"), Loader=StrictLoader)  # noqa: S506
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save the config as UTF-8") from None
     except ConfigError as err:
@@ -123,21 +117,34 @@ def config_from_data(data: Any) -> Config:
     names = [s.name for s in config.sweeps]
     if len(set(names)) != len(names):
         raise ConfigError(f"config.sweeps: sweep names must be unique, got {short(names)}")
-    check_backends(config)
+    check_candidates(config)
     return config
 
 
-def check_backends(config: Config) -> None:
+def check_candidates(config: Config) -> None:
+    """Candidate names are new, their targets import paths; a field that takes them (a backend)
+    allows the job's own choices and those names."""
     for name, target in config.candidates.items():
-        if name in vocab.BACKENDS or ":" not in target:
+        module, _, function = target.partition(":")
+        if name in candidate_fields_choices(config) or not module or not function:
             raise ConfigError(f"config.candidates.{name}: {short(target)} is not allowed; give a name that is not a "
                               "built-in backend and an import path of the form package.module:function")
-    allowed = [*vocab.BACKENDS, *config.candidates]
     for i, sweep in enumerate(config.sweeps):
-        for j, backend in enumerate(sweep.grid.backend):
-            if backend not in allowed:
-                raise ConfigError(f"config.sweeps[{i}].grid.backend[{j}]: {short(backend)} is not allowed; "
-                                  f"choose one of: {', '.join(allowed)}")
+        for axis, meta in open_choices(sweep.job).items():
+            allowed = [*meta["choices"], *config.candidates]
+            for j, value in enumerate(sweep.grid.get(axis, ())):
+                if value not in allowed:
+                    raise ConfigError(f"config.sweeps[{i}].grid.{axis}[{j}]: {short(value)} is not allowed; "
+                                      f"choose one of: {', '.join(allowed)}")
+
+
+def open_choices(job: str) -> dict[str, Any]:
+    """The job's parameters whose choices the config's candidates extend: name -> field metadata."""
+    return {f.name: f.metadata for f in dataclasses.fields(JOBS[job].params) if f.metadata.get("candidates")}
+
+
+def candidate_fields_choices(config: Config) -> set[str]:
+    return {c for sweep in config.sweeps for meta in open_choices(sweep.job).values() for c in meta["choices"]}
 
 
 def parse(cls: type, data: Any, path: str) -> Any:
@@ -152,11 +159,35 @@ def parse(cls: type, data: Any, path: str) -> Any:
                               f"valid keys are: {', '.join(fields)}")
     kwargs = {}
     for name, f in fields.items():
-        if name in data:
+        if name in data and not (cls is SweepConfig and name == "grid"):  # the grid needs the job: below
             kwargs[name] = convert(hints[name], data[name], f"{path}.{name}", f.metadata)
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+        elif name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{path}.{name}: missing; this field is required")
+    if cls is SweepConfig:
+        kwargs["grid"] = parse_grid(kwargs.get("job", fields["job"].default), data["grid"], f"{path}.grid")
     return cls(**kwargs)
+
+
+def parse_grid(job: str, data: Any, path: str) -> dict[str, tuple[Any, ...]]:
+    """A sweep's grid: each axis one of the job's parameters, its values what that parameter allows
+    (a lone value stands for a list of one)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of axis: [values], got {short(data)}")
+    params = JOBS[job].params
+    axes = {f.name: f for f in dataclasses.fields(params) if not f.metadata.get("derived")}
+    hints = typing.get_type_hints(params)
+    grid = {}
+    for key, values in data.items():
+        if key not in axes:
+            raise ConfigError(f"{path}.{key if isinstance(key, str) else short(key)}: unknown key; job {job} takes "
+                              f"the axes: {', '.join(axes)}")
+        meta = {k: v for k, v in axes[key].metadata.items() if not (k == "choices" and axes[key].metadata.get(
+            "candidates"))}  # a backend may also name a candidate: checked once candidates are known
+        grid[key] = convert(tuple[hints[key], ...], values, f"{path}.{key}", meta)
+    for name, f in axes.items():
+        if name not in grid and f.default is dataclasses.MISSING:
+            raise ConfigError(f"{path}.{name}: missing; job {job} needs this axis")
+    return grid
 
 
 def convert(hint: Any, value: Any, path: str, meta: Any) -> Any:
@@ -166,8 +197,8 @@ def convert(hint: Any, value: Any, path: str, meta: Any) -> Any:
         if not items:
             raise ConfigError(f"{path}: empty list; give at least one value")
         return tuple(convert(args[0], v, f"{path}[{i}]", meta) for i, v in enumerate(items))
-    if origin is typing.Union:  # Optional[X]
-        return None if value is None else convert(args[0], value, path, meta)
+    if origin is typing.Union or (args and type(None) in args):  # Optional[X], X | None
+        return None if value is None else convert(next(a for a in args if a is not type(None)), value, path, meta)
     if dataclasses.is_dataclass(hint):
         return parse(hint, value, path)
     if origin is dict:

@@ -7,6 +7,7 @@ a machine without CUDA (Ray's fake GPUs, in tests) computes on the CPU and says 
 """
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 import socket
@@ -34,12 +35,27 @@ def nvml_facts(uuid: str) -> dict:
         return {}
 
 
+# Optional attention packages a report names beside torch: a number depends on their versions.
+OPTIONAL_PACKAGES = ("flash-attn-4", "nvidia-cutlass-dsl", "quack-kernels", "flashinfer-python", "triton")
+
+
+def packages() -> str:
+    """`name version` of each optional package this worker can import, comma-separated."""
+    found = []
+    for name in OPTIONAL_PACKAGES:
+        try:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
 def probe_device() -> DeviceInfo:
     gpu_ids = ray.get_gpu_ids()
     common = dict(node=ray.get_runtime_context().get_node_id(), hostname=socket.gethostname(), pid=os.getpid(),
                   cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES", ""),
                   torch_version=torch.__version__, cuda_version=torch.version.cuda or "",
-                  cudnn_version=str(torch.backends.cudnn.version() or ""))
+                  cudnn_version=str(torch.backends.cudnn.version() or ""), packages=packages())
     if gpu_ids and torch.cuda.is_available():
         torch.cuda.set_device(0)
         props = torch.cuda.get_device_properties(0)

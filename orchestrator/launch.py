@@ -20,64 +20,38 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from base.journal import prune_samples, read_journal
-from base.manifest import read_manifest, record_devices, start_session
+from base.rundir import SCHEMA_FORMAT, RunDir
+from base.schema import FIXED_TYPES, TAIL_TYPES
+from jobs import JOBS
 from orchestrator.config import Config, ConfigError
-from orchestrator.sweep import expand_config
+from orchestrator.sweep import SweepJob, expand_config
 
 # -1: Ray restarts a dead worker as often as needed; the driver bounds retries per job.
 WORKER_MAX_RESTARTS = -1
 
 
-def config_differences(old: object, new: object, path: str = "config") -> list[str]:
-    """Paths where two JSON-like configs differ, with both values."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        keys = dict.fromkeys([*old, *new])
-        return [d for k in keys for d in config_differences(old.get(k), new.get(k), f"{path}.{k}")]
-    return [] if old == new else [f"{path}: {json.dumps(old)[:60]} -> {json.dumps(new)[:60]}"]
+def run_schema(names: list[str]) -> dict:
+    """schema.json for a run of these jobs: every column's type (a name means one type, whichever
+    job writes it) and each job's parameters, metrics and report hints."""
+    columns = dict(FIXED_TYPES)
+    for name in names:
+        for column, kind in {**JOBS[name].param_types(), **JOBS[name].metric_types()}.items():
+            if columns.setdefault(column, kind) is not kind:
+                raise TypeError(f"job {name} declares {column} a {kind.__name__}, another job a {columns[column]}")
+    columns.update(TAIL_TYPES)
+    return {"format": SCHEMA_FORMAT, "columns": {k: t.__name__ for k, t in columns.items()},
+            "jobs": {name: JOBS[name].schema() for name in names}}
 
 
-def check_resume(run_dir: Path, config: Config) -> set[str]:
-    """The ids of the jobs already finished in `run_dir`, if it is a run this config may continue."""
-    if not run_dir.is_dir():
-        raise ConfigError(f"{run_dir}: no such run directory; --resume takes a directory that `sdpa-bench run` wrote")
-    manifest = read_manifest(run_dir)
-    done = {row["job_id"] for row in read_journal(run_dir / "results.jsonl")}
-    asked = json.loads(json.dumps(dataclasses.asdict(config)))
-    changed = config_differences(manifest.get("config", asked), asked)
-    if changed:
-        raise ConfigError(f"{run_dir}: its config.yaml no longer matches the config its rows were made with "
-                          f"({'; '.join(changed[:3])}); restore it, or start a new run with -o")
-    prune_samples(run_dir / "samples.jsonl", done)
-    return done
-
-
-def check_new_run_dir(run_dir: Path) -> None:
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ConfigError(f"{run_dir}: is a file, not a directory; give a new directory with -o")
-    present = {p.name for p in run_dir.iterdir()} if run_dir.is_dir() else set()
-    if present & {"results.jsonl", "manifest.json"}:
-        raise ConfigError(f"{run_dir}: already holds a run; continue it with --resume {run_dir} "
-                          "or choose a new directory with -o")
-    if present:
-        raise ConfigError(f"{run_dir}: not empty and not a run ({', '.join(sorted(present)[:3])} ...); "
-                          "give a new or empty directory with -o")
-
-
-def prepare_run_dir(run_dir: Path, config: Config, config_text: str, resume: bool) -> set[str]:
+def prepare_run_dir(run_dir: RunDir, config: Config, config_text: str, jobs: list[SweepJob], resume: bool) -> set[str]:
     """Create or reopen the run directory and open a session in its manifest; returns the ids of
     jobs already finished there. Nothing is written before every check has passed."""
-    done = check_resume(run_dir, config) if resume else set()
+    asked = json.loads(json.dumps(dataclasses.asdict(config)))
+    done = run_dir.check_resume(asked) if resume else set()
     if not resume:
-        check_new_run_dir(run_dir)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            (run_dir / "config.yaml").write_text(config_text, encoding="utf-8")
-        start_session(run_dir, json.loads(json.dumps(dataclasses.asdict(config))), sys.argv, driver_versions())
-    except OSError as err:
-        raise ConfigError(f"{run_dir}: cannot write the run directory: {err.strerror or err}; "
-                          "give a writable directory with room on its disk with -o") from None
+        run_dir.check_new()
+    names = list(dict.fromkeys(job.spec.job for job in jobs))
+    run_dir.open_session(asked, None if resume else config_text, run_schema(names), sys.argv, driver_versions())
     return done
 
 
@@ -109,16 +83,20 @@ class RunOutcome:
     interrupted: bool  # stopped by Ctrl-C/SIGTERM before every job finished
 
 
-def run_sweep(config: Config, config_text: str, run_dir: Path, address: str | None,
+def run_sweep(config: Config, config_text: str, path: Path, address: str | None,
               resume: bool = False) -> RunOutcome:
-    """Run every job of `config` not yet in `run_dir`, then write the report."""
+    """Run every job of `config` not yet in the run directory at `path`, then write the report."""
     jobs = expand_config(config)  # every config error surfaces here, before Ray starts
-    done = prepare_run_dir(run_dir, config, config_text, resume)
+    run_dir = RunDir(path)
+    done = prepare_run_dir(run_dir, config, config_text, jobs, resume)
     report_import = import_in_background("analysis.report")
-    interrupted = drive_run(config, jobs, done, run_dir, address)
-    report_import.join()
-    from analysis.report import write_report  # loaded by now: a dictionary lookup
-    return RunOutcome(write_report([run_dir]), interrupted)
+    try:
+        interrupted = drive_run(config, jobs, done, run_dir, address)
+        report_import.join()
+        from analysis.report import write_report  # loaded by now: a dictionary lookup
+        return RunOutcome(write_report([path]), interrupted)
+    finally:
+        run_dir.unlock()
 
 
 def plan_slots(config: Config, jobs, done: set[str], workers: list) -> list:
@@ -132,7 +110,7 @@ def plan_slots(config: Config, jobs, done: set[str], workers: list) -> list:
             for (w, info), key in zip(workers, keys)]
 
 
-def drive_run(config: Config, jobs, done: set[str], run_dir: Path, address: str | None) -> bool:
+def drive_run(config: Config, jobs, done: set[str], run_dir: RunDir, address: str | None) -> bool:
     """Start the workers and drive every job; True if interrupted. Ray is imported here."""
     from orchestrator.cluster import connect, start_workers, stop_workers
     from orchestrator.driver import drive
@@ -147,7 +125,7 @@ def drive_run(config: Config, jobs, done: set[str], run_dir: Path, address: str 
         t1 = time.perf_counter()
         workers = start_workers(config.timing, config.run.memory_budget, WORKER_MAX_RESTARTS)
         startup_s = {"ray": round(t1 - t0, 2), "workers": round(time.perf_counter() - t1, 2)}
-        record_devices(run_dir, [info for _, info in workers], startup_s)
+        run_dir.record_devices([info for _, info in workers], startup_s)
         slots = plan_slots(config, jobs, done, workers)
         queues = {id(s.queue): s.queue for s in slots}  # workers of one placement key share a queue
         sink = RunSink(run_dir, total=sum(map(len, queues.values())))
@@ -157,8 +135,8 @@ def drive_run(config: Config, jobs, done: set[str], run_dir: Path, address: str 
         drive(slots, config.run, sink)
         return False
     except OSError as err:  # the run directory's disk: full, gone read-only
-        raise ConfigError(f"{run_dir}: cannot write: {err.strerror or err}; the run stopped; make room and "
-                          f"continue it with --resume {run_dir}") from None
+        raise ConfigError(f"{run_dir.path}: cannot write: {err.strerror or err}; the run stopped; make room and "
+                          f"continue it with --resume {run_dir.path}") from None
     except KeyboardInterrupt:
         print("sdpa-bench: interrupted; stopping workers and reporting what finished", flush=True)
         return True

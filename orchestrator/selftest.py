@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from analysis.frame import load_results
-from base.vocab import EXPECTED_STATUS
+from jobs.faults import EXPECTED_STATUS
 from orchestrator.config import config_from_data
 from orchestrator.launch import run_sweep
 
@@ -36,8 +36,9 @@ def check_rows(run_dir: Path) -> tuple[list[str], bool]:
     for device, rows in frame.groupby(["hostname", "device", "gpu_name"]):
         lines += ["", f"{' '.join(device)}", f"  {'injected':<12}{'expected':<10}{'recorded':<10}{'attempts':<9}result"]
         for _, row in rows.iterrows():
-            injected = {"fault_injection": row["fault"], "device_ceilings": "ceilings"}.get(row["job"], "benchmark")
-            expected = EXPECTED_STATUS[row["fault"]]
+            fault = row["fault"] if row["job"] == "fault_injection" else "none"
+            injected = {"fault_injection": fault, "device_ceilings": "ceilings"}.get(row["job"], "benchmark")
+            expected = EXPECTED_STATUS[fault]
             ok = row["status"] == expected
             all_ok &= ok
             verdict = "PASS" if ok else "FAIL"

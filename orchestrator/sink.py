@@ -3,23 +3,22 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from pathlib import Path
 
 from base.journal import Journal
-from base.manifest import update_device
-from base.point import point_label
+from base.rundir import RESULTS, SAMPLES, RunDir
 from base.schema import DeviceInfo, Result
+from jobs import JOBS
 
 
 class RunSink:
-    def __init__(self, run_dir: Path, total: int, out=None):
+    def __init__(self, run_dir: RunDir, total: int, out=None):
         self.run_dir = run_dir
-        self.results = Journal(run_dir / "results.jsonl")
-        self.samples = Journal(run_dir / "samples.jsonl")
+        self.results = Journal(run_dir.file(RESULTS))
+        self.samples = Journal(run_dir.file(SAMPLES))
         self.total, self.out = total, out or sys.stdout
         self.counts: Counter[str] = Counter()
 
-    def record(self, result: Result, samples_ms: tuple[float, ...]) -> None:
+    def record(self, result: Result, samples_ms: tuple[float, ...] = ()) -> None:
         """Samples first, then the row: a row on disk means its samples are too."""
         if samples_ms:
             self.samples.append({"job_id": result.job_id, "samples_ms": list(samples_ms)})
@@ -27,16 +26,21 @@ class RunSink:
         self.counts[result.status] += 1
         self.progress(result)
 
+    def record_all(self, results: list[Result]) -> None:
+        """Rows without samples: jobs that ended without their worker's answer."""
+        for result in results:
+            self.record(result)
+
     def progress(self, r: Result) -> None:
         done = sum(self.counts.values())
         failed = done - self.counts["ok"]
-        print(f"[{done:>4}/{self.total}] {r.status:<11} {r.where['device']:<7} {r.spec.backend:<10} "
-              f"{r.spec.sweep}: {point_label(r.spec.__dict__)}  {summary(r)}  (not ok so far: {failed})",
+        print(f"[{done:>4}/{self.total}] {r.status:<11} {r.where['device']:<7} {r.spec.params.implementation():<10} "
+              f"{r.spec.sweep}: {r.spec.label()}  {summary(r)}  (not ok so far: {failed})",
               file=self.out, flush=True)
 
     def device_changed(self, info: DeviceInfo) -> None:
         """A worker came back from a restart: the manifest names its new process."""
-        update_device(self.run_dir, info)
+        self.run_dir.update_device(info)
 
     def close(self) -> None:
         self.results.close()
@@ -49,5 +53,7 @@ def summary(r: Result) -> str:
     if m.get("check") is not None:
         return f"{m['check'][:90]} (error {m['err_ratio']:.3g}x baseline)"
     if m.get("median_ms") is not None:
-        return f"{m['median_ms']:9.3f} ms" + (f" {m['tflops']:8.2f} TFLOPS" if m.get("tflops") is not None else "")
+        speed = JOBS[r.spec.job].report.speed
+        unit = {"tflops": "TFLOPS", "gbs": "GB/s"}.get(speed, "")
+        return f"{m['median_ms']:9.3f} ms" + (f" {m[speed]:8.2f} {unit}" if m.get(speed) is not None else "")
     return r.error.splitlines()[0][:80] if r.error else ""

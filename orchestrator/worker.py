@@ -12,8 +12,10 @@ A dying process is not caught here: the driver sees the actor die.
 from __future__ import annotations
 
 import gc
+import os
 import time
 import traceback
+from dataclasses import dataclass
 
 import ray
 import torch
@@ -21,10 +23,11 @@ import torch
 from base.point import JobSpec
 from base.schema import DeviceInfo, Result, make_result
 from base.settings import MemoryBudget, TimingConfig
-from jobs import JOBS, job_function
+from jobs import JOBS, job
 from jobs.backends import is_oom
-from jobs.settings import process_settings
-from jobs.spec import Outcome, Unsupported
+from jobs.contract import JobContext, Outcome, Unsupported
+from jobs.process_state import process_state
+from jobs.settle import CapCycle
 from orchestrator.devices import probe_device
 
 TRACEBACK_TAIL_LINES = 6
@@ -36,10 +39,19 @@ def failure_text(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}\n{tail}"
 
 
-def attempt_job(spec: JobSpec, device: torch.device, timing: TimingConfig) -> tuple[str, str, Outcome]:
+@dataclass(frozen=True)
+class JobReply:
+    """What a worker's `run` answers: the row, its raw samples, and why this process must not take
+    another job ("" if it may): then the driver records the row, says why, and restarts the worker."""
+    result: Result
+    samples_ms: tuple[float, ...]
+    unsound: str
+
+
+def attempt_job(spec: JobSpec, ctx: JobContext) -> tuple[str, str, Outcome]:
     """(status, error, outcome). Returns plain strings so no traceback keeps tensors alive."""
     try:
-        return "ok", "", job_function(spec.job)(spec, device, timing)
+        return "ok", "", job(spec.job).function(spec.params, ctx)
     except Unsupported as err:
         return "unsupported", str(err), Outcome()
     except Exception as err:  # noqa: BLE001 - every job exception must become a row, never a lost job
@@ -61,16 +73,20 @@ def fits(value: object, kind: type) -> bool:
     return isinstance(value, kind)
 
 
-def undeclared(job: str, metrics: object) -> str:
-    """Why the job's metrics break its declaration in jobs.JOBS ("" if they keep it)."""
+def undeclared(name: str, outcome: object) -> str:
+    """Why what the job returned breaks its contract ("" if it keeps it): an Outcome whose metrics
+    are the ones its Metrics declare, with values of their types."""
+    if not isinstance(outcome, Outcome):
+        return f"job {name} returned {type(outcome).__name__}, not an Outcome"
+    metrics = outcome.metrics
     if not isinstance(metrics, dict):
-        return f"job {job} returned metrics of type {type(metrics).__name__}, not a dict"
-    fields = JOBS[job].fields
+        return f"job {name} returned metrics of type {type(metrics).__name__}, not a dict"
+    fields = JOBS[name].metric_types()
     for key, value in metrics.items():
         if key not in fields:
-            return f"job {job} returned {key!r}, a field it does not declare in jobs.JOBS ({', '.join(fields)})"
+            return f"job {name} returned {key!r}, a metric its Metrics does not declare ({', '.join(fields)})"
         if not fits(value, fields[key]):
-            return f"job {job} returned {key}={value!r:.60}, not a {fields[key].__name__} (declared in jobs.JOBS)"
+            return f"job {name} returned {key}={value!r:.60}, not a {fields[key].__name__} (as its Metrics declares)"
     return ""
 
 
@@ -88,12 +104,12 @@ def release_memory(device: torch.device) -> str:
     return f" [device memory after release: {free / 2**30:.1f} GiB free of {total / 2**30:.1f} GiB]"
 
 
-def unsound_reason(device: torch.device, settings: dict[str, object]) -> str:
-    """Why this process should not take another job, or "". A job may have changed torch's settings,
-    or left the device unusable: a CUDA error that poisons the context (illegal address,
+def unsound_reason(device: torch.device, state: dict[str, object]) -> str:
+    """Why this process should not take another job, or "". A job may have changed torch's process
+    state, or left the device unusable: a CUDA error that poisons the context (illegal address,
     device-side assert), a failed CUDA-graph capture (the RNG stays mid-capture, the next draw
     raises). A draw, a kernel and a sync find out."""
-    changed = {k: v for k, v in process_settings().items() if settings[k] != v}
+    changed = {k: v for k, v in process_state().items() if state[k] != v}
     if changed:
         return f"the job changed process-wide settings {changed}"
     if device.type != "cuda":
@@ -115,14 +131,14 @@ def apply_budget(budget: MemoryBudget, info: DeviceInfo, device: torch.device) -
         torch.cuda.set_per_process_memory_fraction(min(min(fractions), 1.0), device)
 
 
-def run_job(job_id: str, spec: JobSpec, info: DeviceInfo, device: torch.device,
-            timing: TimingConfig, attempt: int) -> tuple[Result, tuple[float, ...]]:
+def run_job(job_id: str, spec: JobSpec, info: DeviceInfo, ctx: JobContext, attempt: int,
+            ) -> tuple[Result, tuple[float, ...]]:
     t0 = time.perf_counter()
-    status, error, outcome = attempt_job(spec, device, timing)
-    if status == "ok" and (broken := undeclared(spec.job, outcome.metrics)):
+    status, error, outcome = attempt_job(spec, ctx)
+    if status == "ok" and (broken := undeclared(spec.job, outcome)):
         status, error, outcome = "error", broken, Outcome()
     if status != "ok":
-        memory = release_memory(device)
+        memory = release_memory(ctx.device)
         error += memory if status == "oom" else ""
     return (make_result(job_id, spec, info, status, error, attempt, outcome.metrics,
                         duration_s=time.perf_counter() - t0), tuple(outcome.samples_ms))
@@ -133,6 +149,9 @@ class DeviceWorker:
     """Pins one device for its lifetime; Ray restarts it (constructor again) if the process dies."""
 
     def __init__(self, timing: TimingConfig, budget: MemoryBudget):
+        # FlashAttention-4 keeps the kernels it compiles on disk, and loads them in a later process,
+        # only with this set before flash_attn.cute is imported (its default is off)
+        os.environ.setdefault("FLASH_ATTENTION_CUTE_DSL_CACHE_ENABLED", "1")
         self.info = probe_device()
         self.device = torch.device(self.info.compute)
         self.timing = timing
@@ -140,21 +159,21 @@ class DeviceWorker:
         # jobs run on a stream of their own, not the legacy default stream, which cannot join a
         # CUDA-graph capture (mode bwd's stored forward would run its backward there)
         self.stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
-        self.settings = process_settings()
+        self.state = process_state()
+        self.cap_cycle = CapCycle()  # what this worker learns of its GPU's power cap, job after job
 
     def identity(self) -> DeviceInfo:
         return self.info
 
-    def run(self, job_id: str, spec: JobSpec, attempt: int) -> tuple[Result, tuple[float, ...], str]:
-        """The row, its raw samples, and why this process must not take another job ("" if it may):
-        then the driver records the row, says why, and restarts the worker."""
+    def run(self, job_id: str, spec: JobSpec, attempt: int) -> JobReply:
+        ctx = JobContext(self.device, self.timing, spec.seed, self.cap_cycle)
         try:
             with torch.cuda.stream(self.stream):  # a no-op with None (CPU); set per call: streams are per thread
-                result, samples = run_job(job_id, spec, self.info, self.device, self.timing, attempt)
-                unsound = unsound_reason(self.device, self.settings)
+                result, samples = run_job(job_id, spec, self.info, ctx, attempt)
+                unsound = unsound_reason(self.device, self.state)
         except BaseException as err:  # noqa: BLE001 - a failure around the job costs that job only
             error = f"the worker failed around the job: {failure_text(err)}"
-            return make_result(job_id, spec, self.info, "error", error, attempt), (), error.splitlines()[0]
+            return JobReply(make_result(job_id, spec, self.info, "error", error, attempt), (), error.splitlines()[0])
         if result.status == "crashed":  # a SystemExit or KeyboardInterrupt left the process in an unknown state
             unsound = unsound or result.error.splitlines()[0]
-        return result, samples, unsound
+        return JobReply(result, samples, unsound)

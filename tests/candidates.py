@@ -92,3 +92,64 @@ def interrupts(q, k, v, **kw):
 
 def exits(q, k, v, **kw):
     raise SystemExit(0)  # exit code 0: still only this job's end
+
+
+# A kernel that does the work when it is checked and none later: the timed reps must notice.
+CALLS = {"right_then_none": 0}
+
+
+def right_then_none(q, k, v, **kw):
+    CALLS["right_then_none"] += 1
+    return _attend(q, k, v, **kw) if CALLS["right_then_none"] <= 1 else None
+
+
+# Decode candidates: fn(q, k_cache, v_cache, seq_lens, page_table) -> out (jobs/decode_backends.py).
+def _decode(q, keys, values, q_tokens):
+    """q (q_tokens, H, D) over keys, values (S, H_kv, D), bottom-right causal."""
+    group = q.shape[1] // keys.shape[1]
+    k, v = keys.repeat_interleave(group, 1).float(), values.repeat_interleave(group, 1).float()
+    scores = torch.einsum("qhd,khd->hqk", q.float(), k) * q.shape[-1] ** -0.5
+    keep = torch.ones(q_tokens, len(k), dtype=torch.bool).tril(len(k) - q_tokens)
+    return torch.einsum("hqk,khd->qhd", torch.softmax(scores.masked_fill(~keep, float("-inf")), -1), v).to(q.dtype)
+
+
+def _gather(cache, seq_lens, page_table, b, ignore_table=False, whole_pages=False):
+    if page_table is None:
+        return cache[b, :int(seq_lens[b])]
+    size = cache.shape[1]
+    n = (int(seq_lens[b]) + size - 1) // size
+    in_order = torch.arange(b * page_table.shape[1], b * page_table.shape[1] + n) % cache.shape[0]
+    pages = in_order if ignore_table else page_table[b, :n]
+    keys = cache[pages.long()].reshape(-1, *cache.shape[2:])
+    return keys if whole_pages else keys[:int(seq_lens[b])]
+
+
+def _decode_all(q, k_cache, v_cache, seq_lens, page_table, **bug):
+    return torch.stack([_decode(q[b], _gather(k_cache, seq_lens, page_table, b, **bug),
+                                _gather(v_cache, seq_lens, page_table, b, **bug), q.shape[1])
+                        for b in range(q.shape[0])])
+
+
+def decode_right(q, k_cache, v_cache, seq_lens, page_table):
+    return _decode_all(q, k_cache, v_cache, seq_lens, page_table)
+
+
+def decode_ignores_page_table(q, k_cache, v_cache, seq_lens, page_table):
+    """Reads sequence b's pages as if they lay in order: b * max_pages, b * max_pages + 1, ..."""
+    return _decode_all(q, k_cache, v_cache, seq_lens, page_table, ignore_table=True)
+
+
+def decode_attends_past_length(q, k_cache, v_cache, seq_lens, page_table):
+    """Attends every slot of a sequence's pages, the unused ones past its end too."""
+    return _decode_all(q, k_cache, v_cache, seq_lens, page_table, whole_pages=True)
+
+
+# Varlen prefill candidates: fn(q, k, v, cu_seqlens, max_seqlen) on the packed (tokens, H, D) batch.
+def varlen_right(q, k, v, cu_seqlens, max_seqlen):
+    return torch.cat([_decode(q[a:b], k[a:b], v[a:b], b - a) for a, b in zip(cu_seqlens[:-1].tolist(),
+                                                                            cu_seqlens[1:].tolist())])
+
+
+def varlen_one_document(q, k, v, cu_seqlens, max_seqlen):
+    """Causal over the whole packed batch: each sequence also sees the ones packed before it."""
+    return _decode(q, k, v, len(q))

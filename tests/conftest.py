@@ -1,4 +1,5 @@
-"""Shared test fixtures: a real local Ray cluster with two fake GPUs, and a tiny config writer.
+"""Shared test fixtures: a real local Ray cluster with two fake GPUs, a tiny config writer, points
+and job contexts for calling job functions directly, and run directories written by hand.
 
 Ray 2.60 turns token auth on for local clusters; every process a test starts (the Ray cluster,
 `sdpa-bench` subprocesses) sees the same RAY_AUTH_MODE, set here before anything imports Ray.
@@ -8,11 +9,19 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+from base.point import JobSpec
+from base.settings import TimingConfig
+from jobs.contract import JobContext
+from jobs.dense import DenseParams
+from jobs.settle import CapCycle
 
 os.environ["RAY_AUTH_MODE"] = "disabled"
 os.environ.pop("CUDA_VISIBLE_DEVICES", None)
@@ -23,6 +32,55 @@ ROOT = Path(__file__).resolve().parent.parent
 FAST_TIMING = """
 timing: {warmup_reps: 1, warmup_ms: 0, min_reps: 6, max_reps: 20, target_rel_ci: 0.2, min_timed_ms: 0, budget_s: 0.2}
 """
+FAST = TimingConfig(warmup_reps=1, warmup_ms=0, min_reps=6, max_reps=10, target_rel_ci=0.5, min_timed_ms=0, budget_s=0.2)
+
+
+INTEGRATION_FIXTURES = {"ray_fake_gpus", "two_node_cluster", "small_fs"}  # Ray clusters, a mounted filesystem
+
+
+def pytest_collection_modifyitems(items):
+    """A test that takes a Ray cluster or a mounted filesystem is an integration test."""
+    for item in items:
+        if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of this process's finished children: it grows once any subprocess has run."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def ray_running() -> bool:
+    return "ray" in sys.modules and sys.modules["ray"].is_initialized()
+
+
+@pytest.fixture(autouse=True)
+def fast_tier(request):
+    """A test not marked `integration` starts neither Ray nor a subprocess: what makes the fast tier
+    (`pytest -m "not integration"`) fast. Checked after every such test, not assumed."""
+    if request.node.get_closest_marker("integration"):
+        yield
+        return
+    ray_before, children_before = ray_running(), children_cpu_s()
+    yield
+    assert ray_running() == ray_before, "this test started Ray: mark it integration"
+    assert children_cpu_s() == children_before, "this test ran a subprocess: mark it integration"
+
+
+def dense(candidates: dict | None = None, **fields) -> DenseParams:
+    """A resolved dense attention point, small for the CPU; override any field."""
+    base = dict(backend="math", dtype="float32", batch=2, heads=4, seq_len=33, head_dim=16)
+    return DenseParams(**{**base, **fields}).resolved(candidates or {})
+
+
+def job_spec(params, job: str = "sdpa_benchmark", sweep: str = "t", seed: int = 0) -> JobSpec:
+    return JobSpec(job=job, sweep=sweep, seed=seed, params=params)
+
+
+def context(timing: TimingConfig = FAST, seed: int = 0, device: str = "cpu") -> JobContext:
+    """What a worker hands a job, for calling a job function directly."""
+    return JobContext(torch.device(device), timing, seed, CapCycle())
 
 
 @pytest.fixture

@@ -6,6 +6,9 @@ import time
 from analysis import load_results
 from orchestrator.config import load_config
 from orchestrator.launch import run_sweep
+import pytest
+
+pytestmark = pytest.mark.integration  # every test here starts Ray or a subprocess
 
 SWEEP = """
 timing: {{warmup_reps: 1, warmup_ms: {warmup_ms}, min_reps: 6, max_reps: 6, target_rel_ci: 0.0, budget_s: 10}}

@@ -36,7 +36,7 @@ def test_flags_exactly_the_planted_changes(tmp_path):
 def test_ratios_are_b_over_a(tmp_path):
     both = compare(*runs(tmp_path)).set_index("seq_len")
     assert both.loc[128, "time_ratio"] == 1.2
-    assert both.loc[256, "tflops_ratio"] == 1.25
+    assert both.loc[256, "speed_ratio"] == 1.25
 
 
 def test_exit_code_gates_ci(tmp_path, capsys):
@@ -67,3 +67,12 @@ def test_runs_timed_by_different_protocols_are_compared_with_a_note(tmp_path, ca
     assert "Note: 1 of them were timed by different protocols (A fixed, B adaptive)" in out
     assert main(["compare", str(b), str(b)]) == 0
     assert "different protocols" not in capsys.readouterr().out
+
+
+def test_burst_is_compared_with_burst_never_with_sustained(tmp_path):
+    # sustained the same in both runs; the burst 20% slower in B: a burst regression, not a sustained one
+    a = write_rows(tmp_path / "a", [synthetic_row(seq_len=128, median_ms=1.2, iqr_ms=0.001, tflops=1, burst_ms=1.0)])
+    b = write_rows(tmp_path / "b", [synthetic_row(seq_len=128, median_ms=1.2, iqr_ms=0.001, tflops=1, burst_ms=1.2)])
+    row = compare(a, b).iloc[0]
+    assert (row["verdict"], row["burst_verdict"]) == ("same", "regression")
+    assert row["time_ratio"] == 1.0 and row["burst_ratio"] == 1.2

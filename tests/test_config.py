@@ -22,21 +22,22 @@ def test_every_shipped_config_loads_and_expands(path):
 
 
 def test_tutorial_shape_is_in_the_default_config_for_every_backend():
-    specs = [j.spec for j in expand_config(load_config(ROOT / "configs" / "default.yaml")) if j.device_type == "cuda"
-             and (j.spec.batch, j.spec.heads, j.spec.seq_len, j.spec.head_dim, j.spec.dtype) == (32, 32, 2048, 224, "float16")]
-    assert {s.backend for s in specs} == {"default", "math", "flash", "efficient", "cudnn", "fa4", "flex"}
+    points = [j.spec.params for j in expand_config(load_config(ROOT / "configs" / "default.yaml"))
+              if j.device_type == "cuda" and j.spec.job == "sdpa_benchmark"]
+    tutorial = [p for p in points if (p.batch, p.heads, p.seq_len, p.head_dim, p.dtype) == (32, 32, 2048, 224, "float16")]
+    assert {p.backend for p in tutorial} == {"default", "math", "flash", "efficient", "cudnn", "fa4", "flex"}
 
 
 def test_a_scalar_stands_for_a_one_element_list(write_config):
     config = load_config(write_config(GOOD.replace("batch: [1]", "batch: 3")))
-    assert config.sweeps[0].grid.batch == (3,)
+    assert config.sweeps[0].grid["batch"] == (3,)
 
 
 BAD = [
     (GOOD.replace("head_dim: [8]", "head_dim: [0]"), "config.sweeps[0].grid.head_dim[0]: 0 is not allowed; it must be >= 1"),
     (GOOD.replace("dtype: [float32]", "dtype: [float8]"), "config.sweeps[0].grid.dtype[0]: 'float8' is not allowed; choose one of: float16, bfloat16, float32"),
     (GOOD.replace("backend: [math]", "backend: [flashy]"), "config.sweeps[0].grid.backend[0]: 'flashy' is not allowed; choose one of: default, math, flash"),
-    (GOOD.replace("seq_len: [16]", "seqlen: [16]"), "config.sweeps[0].grid.seqlen: unknown key; valid keys are: batch, heads, seq_len"),
+    (GOOD.replace("seq_len: [16]", "seqlen: [16]"), "config.sweeps[0].grid.seqlen: unknown key; job sdpa_benchmark takes the axes: batch, heads, seq_len"),
     (GOOD.replace("batch: [1]", "batch: []"), "config.sweeps[0].grid.batch: empty list; give at least one value"),
     (GOOD.replace("batch: [1]", "batch: [two]"), "config.sweeps[0].grid.batch[0]: 'two' is not a int"),
     (GOOD.replace("batch: [1]", "batch: [true]"), "config.sweeps[0].grid.batch[0]: True is not a int"),
@@ -63,6 +64,7 @@ def test_bad_config_is_refused_with_a_message_naming_the_field(text, message, wr
     assert not run_dir.exists()  # nothing started, nothing created
 
 
+@pytest.mark.integration
 def test_bad_config_from_the_command_line_exits_2_without_traceback(write_config, tmp_path):
     proc = run_cli("run", "-c", str(write_config(BAD[0][0])), "-o", str(tmp_path / "run"))
     assert proc.returncode == 2

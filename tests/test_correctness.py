@@ -3,25 +3,19 @@ wrong candidate kernels that must fail with a message naming the bug."""
 import pytest
 import torch
 
-from jobs.correctness import causal_correctness
-from tests.nanogpt import CausalSelfAttention
-from base.point import JobSpec
-from base.settings import TimingConfig
 from base.schema import DeviceInfo
+from base.settings import TimingConfig
+from jobs.correctness import causal_correctness
 from orchestrator.worker import run_job
+from tests.conftest import context, dense, job_spec
+from tests.nanogpt import CausalSelfAttention
 
-CPU = torch.device("cpu")
 TIMING = TimingConfig()
 
 
-def spec(**kw) -> JobSpec:
-    base = dict(job="causal_correctness", sweep="t", backend="math", dtype="float32", batch=2, heads=4, kv_heads=4,
-                seq_len=33, kv_len=33, head_dim=16, causal=True, mode="fwd", inputs="randn", seed=0)
-    return JobSpec(**{**base, **kw})
-
-
-def check(**kw) -> dict:
-    return dict(causal_correctness(spec(**kw), CPU, TIMING).metrics)
+def check(seed: int = 0, candidate: str = "", **kw) -> dict:
+    p = dense(candidates={kw.get("backend"): candidate} if candidate else {}, causal=kw.pop("causal", True), **kw)
+    return dict(causal_correctness(p, context(TIMING, seed=seed)).metrics)
 
 
 CASES = {  # the issue's cases: odd lengths, q_len != kv_len both ways, head_dim 8..256 with 224, GQA, batch 1 and 16
@@ -94,11 +88,14 @@ def test_a_right_candidate_passes():
 
 def test_a_candidate_that_fails_to_import_or_raises_is_an_error_row():
     info = DeviceInfo("n", "h", "cpu", "cpu", "cpu", "", None, None, "", "", "", "", "")
-    bad_import = spec(backend="mine", candidate="tests.no_such_module:attention")
-    row, _ = run_job("id", bad_import, info, CPU, TIMING, attempt=1)
+    bad_import = job_spec(dense({"mine": "tests.no_such_module:attention"}, backend="mine", causal=True),
+                          job="causal_correctness")
+    row, _ = run_job("id", bad_import, info, context(TIMING), attempt=1)
     assert row.status == "error"
     assert row.error.startswith("CandidateError: candidate 'tests.no_such_module:attention' could not be imported")
-    row, _ = run_job("id", spec(backend="raises", candidate="tests.candidates:raises"), info, CPU, TIMING, attempt=1)
+    raises = job_spec(dense({"raises": "tests.candidates:raises"}, backend="raises", causal=True),
+                      job="causal_correctness")
+    row, _ = run_job("id", raises, info, context(TIMING), attempt=1)
     assert row.status == "error" and row.error.startswith("ValueError: this kernel is not finished")
 
 

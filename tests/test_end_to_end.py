@@ -4,6 +4,9 @@ import json
 import pandas as pd
 
 from tests.conftest import run_cli
+import pytest
+
+pytestmark = pytest.mark.integration  # every test here starts Ray or a subprocess
 
 
 def test_smoke_run_leaves_journal_parquet_and_report(tmp_path):

@@ -5,6 +5,9 @@ from analysis import load_results
 from orchestrator.cluster import start_workers
 from orchestrator.config import MemoryBudget, load_config
 from orchestrator.launch import run_sweep
+import pytest
+
+pytestmark = pytest.mark.integration  # every test here starts Ray or a subprocess
 
 CONFIG = """
 sweeps:

@@ -12,9 +12,11 @@ from orchestrator.config import ConfigError, MemoryBudget, load_config
 from orchestrator.driver import Slot, device_keys, drive, placement_key, plan_queues
 from orchestrator.launch import run_sweep
 from base.journal import read_journal
-from base.manifest import read_manifest, record_devices, start_session
+from base.rundir import RunDir
 from orchestrator.sink import RunSink
 from orchestrator.sweep import expand_config
+
+pytestmark = pytest.mark.integration  # every test here starts Ray or a subprocess
 
 FAULTS = """
 run: {{max_retries: {retries}}}
@@ -70,10 +72,10 @@ def test_kill_9_of_a_worker_costs_only_its_running_job(ray_fake_gpus, write_conf
     victim = next(s for s in slots if s.info.device == "cuda:0")
     pid = victim.info.pid
     other_pid = next(s for s in slots if s.info.device == "cuda:1").info.pid
-    (tmp_path / "run").mkdir()
-    start_session(tmp_path / "run", {}, [], {})
-    record_devices(tmp_path / "run", infos)
-    sink = RunSink(tmp_path / "run", total=6)
+    run_dir = RunDir(tmp_path / "run")
+    run_dir.open_session({}, "", {"format": 2, "columns": {}, "jobs": {}}, [], {})
+    run_dir.record_devices(infos)
+    sink = RunSink(run_dir, total=6)
     killer = threading.Timer(2.0, os.kill, (pid, signal.SIGKILL))
     killer.start()
     try:
@@ -88,7 +90,7 @@ def test_kill_9_of_a_worker_costs_only_its_running_job(ray_fake_gpus, write_conf
     # cuda:1 was never killed: its hang ran into the 8 s timeout instead of a crash
     assert by_device["cuda:1"] == [("hang", "timeout"), ("none", "ok"), ("error", "error")]
     # the manifest names the processes that live now: both were restarted (a kill, a timeout)
-    pids = {d["device"]: d["pid"] for d in read_manifest(tmp_path / "run")["sessions"][-1]["devices"]}
+    pids = {d["device"]: d["pid"] for d in RunDir(tmp_path / "run").manifest()["sessions"][-1]["devices"]}
     assert pids["cuda:0"] != pid and pids["cuda:1"] != other_pid
 
 
@@ -110,7 +112,7 @@ sweeps:
     # 8 is smaller and still runs (and runs out of memory again: the fault is always on)
     assert got == {(16, "math"): "oom", (32, "math"): "skipped", (8, "math"): "oom",
                    (16, "flash"): "oom", (32, "flash"): "skipped", (8, "flash"): "oom"}
-    assert "a smaller shape (b1 h2 s16 d8 float32 fwd) ran out of memory" in rows[rows["status"] == "skipped"].iloc[0]["error"]
+    assert "a smaller shape (b1 h2 s16 d8 float32 fwd fault=oom) ran out of memory" in rows[rows["status"] == "skipped"].iloc[0]["error"]
     assert len(frame) == 12
 
 

@@ -1,6 +1,7 @@
-"""The layers point one way: base/ imports neither torch, Ray nor the packages above it;
-analysis/ never imports orchestrator/; `--help`, `report` and `compare` load neither torch nor Ray.
-Checked on the real modules: their import statements, and sys.modules of real CLI processes."""
+"""The layers point one way: base/ under jobs/, analysis/ and orchestrator/; jobs/ (torch) and
+analysis/ (pandas) never import each other or orchestrator/; only orchestrator/ imports Ray.
+`--help`, `report` and `compare` load neither torch nor Ray, and a bad config is refused before Ray
+loads. Checked on the real modules: their import statements, and sys.modules of real CLI processes."""
 import ast
 import subprocess
 import sys
@@ -30,8 +31,10 @@ def imported_packages(folder: str) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("folder,forbidden", [("base", {"torch", "ray", "jobs", "orchestrator", "analysis", "pandas"}),
+                                              ("jobs", {"ray", "orchestrator", "analysis", "pandas"}),
                                               ("analysis", {"torch", "ray", "orchestrator", "jobs"})])
 def test_a_layer_imports_nothing_above_it(folder, forbidden):
+    """orchestrator/ is the top: the three others must not import it, nor each other upward."""
     bad = {f: names & forbidden for f, names in imported_packages(folder).items() if names & forbidden}
     assert not bad, bad
 
@@ -47,6 +50,7 @@ def two_runs(tmp_path):
     return write_run(tmp_path / "a", rows), write_run(tmp_path / "b", rows)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("command", ["help", "report", "compare", "compare --help", "run --help"])
 def test_commands_that_read_runs_load_neither_torch_nor_ray(command, tmp_path):
     a, b = two_runs(tmp_path)
@@ -57,10 +61,11 @@ def test_commands_that_read_runs_load_neither_torch_nor_ray(command, tmp_path):
     assert not modules & set(HEAVY), modules & set(HEAVY)
 
 
-def test_a_bad_config_is_refused_before_torch_loads(tmp_path):
+@pytest.mark.integration
+def test_a_bad_config_is_refused_before_ray_loads(tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text("sweeps: [{name: s, grid: {batch: [0], heads: [1], seq_len: [1], head_dim: [1], "
                       "dtype: [float16], backend: [math]}}]\n")
     proc, modules = cli_modules("run", "-c", str(config), "-o", str(tmp_path / "run"))
     assert proc.returncode == 2 and "batch[0]: 0 is not allowed" in proc.stderr
-    assert not modules & set(HEAVY)
+    assert "ray" not in modules  # the config's jobs import torch; nothing has started

@@ -5,6 +5,9 @@ import time
 from pathlib import Path
 
 from tests.test_resume import SLOW, kill_session, start_run, wait_for_rows
+import pytest
+
+pytestmark = pytest.mark.integration  # every test here starts Ray or a subprocess
 
 LISTEN = "0A"
 

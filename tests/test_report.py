@@ -11,7 +11,7 @@ import pytest
 from analysis import load_runs
 from analysis.report import write_report
 from orchestrator.cli import main
-from tests.conftest import device, synthetic_row, write_run
+from tests.conftest import ROOT, device, synthetic_row, write_run
 
 H100, H200 = "NVIDIA H100 80GB HBM3", "NVIDIA H200"
 
@@ -80,9 +80,9 @@ def test_fleet_headline_numbers_by_hand(tmp_path):
     head = report[:report.index("## What else differs")]
     # per H100 point the cell is the median over its two devices: (1.0 + 1.2) / 2 = 1.1 x the base time
     # fastest per family: H100 cudnn, 10 / 1.1 TFLOPS on fwd = 9.09; H200 fa4 on fwd (10 / 0.8 = 12.5)
-    assert "| float16 d1 non-causal fwd | **cudnn** 9.09 TFLOPS | **fa4** 12.5 TFLOPS |" in head
+    assert "| float16 d1 non-causal fwd | **cudnn** 9.09 TFLOPS (2 points) | **fa4** 12.5 TFLOPS (2 points) |" in head
     # fwd_bwd: H100 cudnn 10 / 3.3 = 3.03; H200 cudnn 10 / 2.7 = 3.7 (fa4's 2.9 is slower)
-    assert "| float16 d1 non-causal fwd_bwd | **cudnn** 3.03 TFLOPS | **cudnn** 3.7 TFLOPS |" in head
+    assert "| float16 d1 non-causal fwd_bwd | **cudnn** 3.03 TFLOPS (2 points) | **cudnn** 3.7 TFLOPS (2 points) |" in head
     # speed-up of H200 over H100 on cudnn: 1.1 / 0.9 at every point: 1.22; on flash 1.1 * 2 / 1.5 = 1.47
     assert "| cudnn | 1.00× (4) | 1.22× (4) |" in head
     assert "| flash | 1.00× (4) | 1.47× (4) |" in head
@@ -93,7 +93,7 @@ def test_fleet_headline_numbers_by_hand(tmp_path):
     assert "differs between GPU models at 2 of 4 points every model timed" in head
     assert f"{H100} `cudnn`, {H200} `fa4`" in head
     # the H100 cells say they are the median of 2 rows, 20% apart
-    assert "(n=2, spread 18.2%)" in report  # (1.2 - 1.0) / 1.1
+    assert "(n=2, range 18.2%)" in report  # (1.2 - 1.0) / 1.1
 
 
 def test_fleet_states_its_confounders(tmp_path):
@@ -101,8 +101,8 @@ def test_fleet_states_its_confounders(tmp_path):
     report = write_report([a, b], tmp_path / "out").read_text()
     assert "**Warning:** the GPU models compared here ran different software" in report
     # rows without a protocol column come from before it was kept: the fixed protocol
-    assert f"| {H100} | 1 | 2 | 2.11.0 | 13.0 | 91900 | 580.1 | 700 W | fixed |" in report
-    assert f"| {H200} | 1 | 1 | 2.12.0 | 13.0 | 91900 | 580.1 | 1000 W | fixed |" in report
+    assert f"| {H100} | 1 | 2 | 2.11.0 | 13.0 | 91900 | 580.1 | — | 700 W | fixed |" in report
+    assert f"| {H200} | 1 | 1 | 2.12.0 | 13.0 | 91900 | 580.1 | — | 1000 W | fixed |" in report
     assert "timed by different protocols" not in report
     assert report.index("## Headline") < report.index("## What else differs") < report.index("## Speed per point")
 
@@ -113,7 +113,7 @@ def test_models_timed_by_different_protocols_are_a_confounder(tmp_path):
                   [device("cuda:0", H200)])
     report = write_report([a, b], tmp_path / "out").read_text()
     assert "**Warning:** the GPU models compared here were timed by different protocols" in report
-    assert f"| {H200} | 1 | 1 | 2.11.0 | 13.0 | 91900 | 580.1 | 700 W | adaptive |" in report
+    assert f"| {H200} | 1 | 1 | 2.11.0 | 13.0 | 91900 | 580.1 | — | 700 W | adaptive |" in report
 
 
 def test_fleet_baseline_and_plots(tmp_path):
@@ -123,7 +123,7 @@ def test_fleet_baseline_and_plots(tmp_path):
     head = (out / "report.md").read_text().split("## What else differs")[0]
     assert f"| implementation | {H200} | {H100} |" in head and "| cudnn | 1.00× (4) | 0.82× (4) |" in head
     names = sorted(p.name for p in (out / "plots").glob("*.png"))
-    assert names == ["speedup.png", "tflops_0.png", "tflops_1.png"]  # speed-up bars; fwd and fwd_bwd over seq_len
+    assert names == ["speed_0.png", "speed_1.png", "speedup.png"]  # fwd and fwd_bwd over seq_len; speed-up bars
     frame = pd.read_parquet(out / "results.parquet")
     assert len(frame) == 36 and set(frame["run"]) == {"h100", "h200"}
 
@@ -202,3 +202,33 @@ def test_a_row_with_a_status_outside_the_vocabulary_is_corrupt(tmp_path):
     (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(ValueError, match="results.jsonl:2: corrupt line .*status 'great' is none of ok, oom"):
         load_results(run_dir)
+
+
+def section_tables(report: str, start: str, end: str) -> list[str]:
+    part = report[report.index(start):report.index(end)]
+    return [line for line in part.splitlines() if line.startswith("| ")]
+
+
+def test_a_run_written_before_schema_json_reports_the_same_tables(tmp_path):
+    """A real H200 run of configs/default.yaml from before the job contract (format 1, its report.md
+    written then): today's report of it has the same per-point speed and correctness tables."""
+    old = ROOT / "docs" / "results" / "2026-11-26-h200-adaptive-timing" / "final-code" / "run1"
+    then = (old / "report.md").read_text()
+    now = write_report([old], tmp_path / "now").read_text()
+    for start, end in (("## Speed per point", "## Correctness per point"), ("## Correctness per point", "## Failures")):
+        assert section_tables(now, start, end) == section_tables(then, start, end)
+    assert len(section_tables(now, "## Speed per point", "## Correctness per point")) >= 18  # 9 points
+
+
+def test_the_clocks_section_and_burst_beside_sustained_by_hand(tmp_path):
+    # sustained 1.2 ms and 1.1 ms, bursts 1.0 ms: gaps 1.2 and 1.1, their geometric mean 1.149
+    rows = [bench("cuda:0", H200, "cudnn", s, ms, burst_ms=1.0, burst_clock_mhz=1980.0, sm_clock_mhz=1650.0)
+            for s, ms in ((1024, 1.2), (4096, 1.1))]
+    run_dir = write_run(tmp_path / "run", rows, [device("cuda:0", H200, sm_clock_max_mhz=1980)])
+    report = write_report([run_dir]).read_text()
+    clocks = report[report.index("## Clocks: burst and sustained"):report.index("## Runs")]
+    assert f"| {H200} | 1,980 MHz | 1,980 MHz | 1,650 MHz | 700 W | {(1.2 * 1.1) ** 0.5:.3f}× | 2 |" in clocks
+    assert f"| float16 d1 non-causal fwd | {(1.2 * 1.1) ** 0.5:.3f}× |" in clocks
+    # a cell: sustained 10 / 1.2 TFLOPS, and its burst 10 / 1.0, 1.2x faster
+    assert "1.2 ms · 8.33 TFLOPS · burst 10 (1.20× faster)" in report
+    assert "| float16 d1 non-causal fwd | **cudnn** 8.71 TFLOPS (2 points, burst 10) |" in report

@@ -13,6 +13,8 @@ import pytest
 from base.journal import Journal, read_journal
 from tests.conftest import ROOT, run_cli
 
+pytestmark = pytest.mark.integration  # every test here starts Ray or a subprocess
+
 # 24 points at ~0.3 s each: long enough to interrupt midway, short enough for CI.
 SLOW = """
 timing: {warmup_reps: 1, warmup_ms: 300, min_reps: 6, max_reps: 6, target_rel_ci: 0.0, min_timed_ms: 0, budget_s: 10}

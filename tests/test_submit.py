@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.integration  # every test here starts Ray or a subprocess
+
 RAY = str(Path(sys.executable).parent / "ray")
 
 

@@ -5,7 +5,8 @@ import time
 import torch
 
 from base.settings import TimingConfig
-from jobs.timing import Warmed, Window, median_ci, next_batch_size, stop_reason, summarize, time_callable
+from jobs.reps import median_ci, summarize
+from jobs.timing import Warmed, Window, next_batch_size, stop_reason, time_callable
 
 
 def test_summary_of_known_samples():

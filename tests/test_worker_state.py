@@ -3,6 +3,9 @@ worker notices, the driver records the job's row and restarts the worker (real R
 from analysis import load_results
 from orchestrator.config import load_config
 from orchestrator.launch import run_sweep
+import pytest
+
+pytestmark = pytest.mark.integration  # every test here starts Ray or a subprocess
 
 CONFIG = """
 candidates: {careless: "tests.candidates:disables_grad"}

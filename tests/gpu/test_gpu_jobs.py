@@ -6,80 +6,93 @@ import importlib.util
 import pytest
 import torch
 
-from base.point import JobSpec
 from base.settings import TimingConfig
-from base.vocab import SETTLES
+from base.vocab import BURST_WAITS, SETTLES
+from jobs.contract import Unsupported
 from jobs.correctness import causal_correctness
+from jobs.process_state import flash_impl, process_state
 from jobs.sdpa_benchmark import sdpa_benchmark
-from jobs.settings import flash_impl, process_settings
-from jobs.spec import Unsupported
+from tests.conftest import context, dense
 
-GPU = torch.device("cuda:0")
 QUICK = TimingConfig(protocol="fixed", warmup_reps=2, warmup_ms=20, min_reps=10, max_reps=200, target_rel_ci=0.05,
                      min_timed_ms=0, budget_s=1)
 HAS_FA4 = importlib.util.find_spec("flash_attn") is not None
 
 
-def spec(backend="flash", **kw) -> JobSpec:
-    base = dict(job="sdpa_benchmark", sweep="gpu", backend=backend, dtype="bfloat16", batch=2, heads=8, kv_heads=8,
-                seq_len=1024, kv_len=1024, head_dim=128, causal=True, mode="fwd", inputs="randn", seed=0)
-    return JobSpec(**{**base, **kw})
+def spec(backend="flash", **kw):
+    base = dict(backend=backend, dtype="bfloat16", batch=2, heads=8, kv_heads=8, seq_len=1024, head_dim=128,
+                causal=True)
+    return dense(**{**base, **kw})
+
+
+def on_gpu(timing: TimingConfig = QUICK):
+    return context(timing, device="cuda:0")
 
 
 @pytest.mark.parametrize("backend", ["flash", "efficient", "cudnn", "math"])
 def test_a_forced_backend_runs_its_own_kernels(backend):
-    metrics = sdpa_benchmark(spec(backend), GPU, QUICK).metrics
+    metrics = sdpa_benchmark(spec(backend), on_gpu()).metrics
     assert metrics["dispatched"] == backend, metrics["kernels"]
     assert metrics["timer"] == "cuda_events" and metrics["sm_clock_mhz"] > 0 and metrics["power_mean_w"] > 0
 
 
 def test_the_adaptive_protocol_reads_the_card_and_says_what_it_decided():
-    metrics = sdpa_benchmark(spec("cudnn", batch=16, heads=16), GPU, TimingConfig(budget_s=3)).metrics
+    metrics = sdpa_benchmark(spec("cudnn", batch=16, heads=16, kv_heads=16), on_gpu(TimingConfig(budget_s=3))).metrics
     assert metrics["protocol"] == "adaptive" and metrics["settle"] in SETTLES and metrics["cap_seen"] is not None
     assert metrics["warmup_ms"] > 0 and metrics["window_ms"] > 0 and metrics["sm_clock_mhz"] > 0
     spanned = metrics["cap_cycle_ms"] is None or metrics["window_ms"] >= metrics["cap_cycle_ms"]
     assert spanned or metrics["stop_reason"] in ("max_reps", "budget")
 
 
+def test_the_burst_waits_for_the_clock_and_stands_beside_the_sustained_figure():
+    metrics = sdpa_benchmark(spec("cudnn", batch=16, heads=16, kv_heads=16), on_gpu(TimingConfig(budget_s=3))).metrics
+    assert metrics["burst_wait"] in BURST_WAITS and metrics["burst_wait_ms"] >= 0
+    assert metrics["burst_ms"] > 0 and metrics["burst_clock_mhz"] > 0
+    assert metrics["burst_gap"] == pytest.approx(metrics["median_ms"] / metrics["burst_ms"])
+    off = sdpa_benchmark(spec("cudnn"), on_gpu(TimingConfig(budget_s=1, burst=False))).metrics
+    assert "burst_ms" not in off
+
+
 def test_cuda_graph_timer_replays_a_capture():
     cfg = TimingConfig(**{**QUICK.__dict__, "cuda_graph": True})
-    metrics = sdpa_benchmark(spec("cudnn"), GPU, cfg).metrics
+    metrics = sdpa_benchmark(spec("cudnn"), on_gpu(cfg)).metrics
     assert metrics["timer"] == "cuda_graph" and metrics["median_ms"] > 0
 
 
 def test_a_real_oom_is_the_allocator_s_own_error():
-    huge = spec("math", batch=64, heads=64, seq_len=16384, kv_len=16384, mode="fwd_bwd")  # 4 TB of scores
+    huge = spec("math", batch=64, heads=64, kv_heads=64, seq_len=16384, mode="fwd_bwd")  # 4 TB of scores
     with pytest.raises(torch.OutOfMemoryError):
-        sdpa_benchmark(huge, GPU, QUICK)
+        sdpa_benchmark(huge, on_gpu())
     torch.cuda.empty_cache()
-    assert sdpa_benchmark(spec("flash"), GPU, QUICK).metrics["median_ms"] > 0  # and the process goes on
+    assert sdpa_benchmark(spec("flash"), on_gpu()).metrics["median_ms"] > 0  # and the process goes on
 
 
 @pytest.mark.parametrize("mode", ["fwd", "fwd_bwd"])
 def test_flex_compiles_once_per_point_outside_the_reps(mode):
-    metrics = sdpa_benchmark(spec("flex", mode=mode, kv_heads=2), GPU, QUICK).metrics
+    metrics = sdpa_benchmark(spec("flex", mode=mode, kv_heads=2), on_gpu()).metrics
     assert metrics["compile_s"] > 0 and metrics["median_ms"] > 0
     assert any("triton" in k.lower() or "flex" in k.lower() for k in metrics["kernels"].split("; ")), metrics["kernels"]
 
 
 @pytest.mark.skipif(not HAS_FA4, reason="flash_attn (FlashAttention-4) is not installed")
 def test_fa4_direct_in_its_own_layout():
-    # forward only: with flash-attn-4 4.0.0b18 (the version SDPA's FA4 needs) the first backward did not
-    # return in 200 s on an H100; 4.0.0b36's does (docs/backends.md)
-    metrics = sdpa_benchmark(spec("fa4", kv_heads=2), GPU, QUICK).metrics
+    metrics = sdpa_benchmark(spec("fa4", kv_heads=2), on_gpu()).metrics
     assert metrics["compile_s"] > 0 and metrics["median_ms"] > 0 and metrics["dispatched"] == ""
 
 
 @pytest.mark.skipif(not HAS_FA4, reason="flash_attn (FlashAttention-4) is not installed")
-def test_sdpa_flash_with_fa4_behind_it_is_restored_after_the_job():
-    before = process_settings()
+def test_sdpa_flash_with_fa4_behind_it_runs_or_names_the_pair_and_is_restored():
+    """With a pair torch's wrapper can drive (flash-attn-4 <= 4.0.0b18 before torch 2.14) another kernel
+    runs behind SDPA's flash backend; with any other an `unsupported` row names the installed pair."""
+    before = process_state()
     try:
-        metrics = sdpa_benchmark(spec("flash", flash_impl="FA4"), GPU, QUICK).metrics
-    except Unsupported as err:  # a package version torch's wrapper does not match: the reason is the row's
-        pytest.fail(f"FA4 behind SDPA is unsupported here: {err}")
-    builtin = sdpa_benchmark(spec("flash"), GPU, QUICK).metrics
-    assert metrics["kernels"] != builtin["kernels"]  # another kernel ran behind the same backend
-    assert flash_impl() == "builtin" and process_settings() == before
+        metrics = sdpa_benchmark(spec("flash", flash_impl="FA4"), on_gpu()).metrics
+    except Unsupported as err:
+        assert "cannot drive this pair" in str(err) and "flash-attn-4 4.0.0b" in str(err), err
+    else:
+        builtin = sdpa_benchmark(spec("flash"), on_gpu()).metrics
+        assert metrics["kernels"] != builtin["kernels"]  # another kernel ran behind the same backend
+    assert flash_impl() == "builtin" and process_state() == before
 
 
 IMPLEMENTATIONS = ["default", "math", "flash", "efficient", "cudnn", "flex"] + (["fa4"] if HAS_FA4 else [])
@@ -88,8 +101,6 @@ IMPLEMENTATIONS = ["default", "math", "flash", "efficient", "cudnn", "flex"] + (
 @pytest.mark.parametrize("backend", IMPLEMENTATIONS)
 def test_every_implementation_is_causally_correct_with_gradients(backend):
     kv_heads = 8 if backend == "efficient" else 2  # efficient has no grouped-query kernel: unsupported there
-    mode = "fwd" if backend == "fa4" else "fwd_bwd"  # FA4's backward: see test_fa4_direct_in_its_own_layout
-    point = spec(backend, job="causal_correctness", batch=2, heads=8, kv_heads=kv_heads, seq_len=257, kv_len=257,
-                 head_dim=128, mode=mode)
-    metrics = causal_correctness(point, GPU, QUICK).metrics
+    point = spec(backend, batch=2, heads=8, kv_heads=kv_heads, seq_len=257, head_dim=128, mode="fwd_bwd")
+    metrics = causal_correctness(point, on_gpu()).metrics
     assert metrics["passed"], metrics["check"]

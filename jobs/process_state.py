@@ -27,7 +27,7 @@ def flash_impl() -> str:
     return current or "builtin"
 
 
-def process_settings() -> dict[str, object]:
+def process_state() -> dict[str, object]:
     return {
         "grad_enabled": torch.is_grad_enabled(), "inference_mode": torch.is_inference_mode_enabled(),
         "anomaly_detection": torch.is_anomaly_enabled(), "default_dtype": torch.get_default_dtype(),

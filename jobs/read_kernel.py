@@ -1,0 +1,61 @@
+"""A kernel that only reads: the device's read bandwidth, the ceiling decode attention is held to.
+
+A device-to-device copy reads and writes; `torch.sum` is a library reduction tuned for other
+things. Neither bounds a kernel that mostly reads (an H200 copy moved 4,271 GB/s read + write while
+SDPA's decode moved 4,580 GB/s). This Triton kernel reads a buffer once with wide vector loads,
+from enough programs to keep every SM busy, and writes one float per program. Its sum is checked
+against torch's before it is timed; the fastest of a few launch shapes is the ceiling.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+# (elements per block, blocks per program, warps): 16 or 32 fp32 per thread per block = 64-128 B
+CONFIGS = ((4096, 8, 8), (8192, 4, 8), (4096, 16, 4), (16384, 2, 16))
+
+
+def build_kernel():
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def read_sum(x_ptr, out_ptr, n, BLOCK: tl.constexpr, PER_PROGRAM: tl.constexpr):
+        start = tl.program_id(0).to(tl.int64) * BLOCK * PER_PROGRAM
+        acc = tl.zeros([BLOCK], dtype=tl.float32)
+        for i in range(PER_PROGRAM):
+            offsets = start + i * BLOCK + tl.arange(0, BLOCK)
+            acc += tl.load(x_ptr + offsets, mask=offsets < n, other=0.0, eviction_policy="evict_first")
+        tl.store(out_ptr + tl.program_id(0), tl.sum(acc, axis=0))
+
+    return triton, read_sum
+
+
+def launcher(kernel, triton, x: torch.Tensor, config: tuple[int, int, int]) -> tuple[Callable[[], None], torch.Tensor]:
+    block, per_program, warps = config
+    programs = triton.cdiv(x.numel(), block * per_program)
+    out = torch.empty(programs, device=x.device, dtype=torch.float32)
+    return (lambda: kernel[(programs,)](x, out, x.numel(), BLOCK=block, PER_PROGRAM=per_program,
+                                        num_warps=warps)), out
+
+
+def read_calls(nbytes: int, device: torch.device) -> list[Callable[[], None]]:
+    """One call per launch shape, each reading `nbytes` once, checked; none without CUDA or Triton."""
+    if device.type != "cuda":
+        return []
+    try:
+        triton, kernel = build_kernel()
+    except ImportError:
+        return []
+    x = torch.rand(nbytes // 4, device=device, dtype=torch.float32)  # (n,), random: never time on zeros
+    want = x.sum(dtype=torch.float64).item()
+    calls = []
+    for config in CONFIGS:
+        call, out = launcher(kernel, triton, x, config)
+        call()
+        got = out.sum(dtype=torch.float64).item()
+        if abs(got - want) > 1e-4 * abs(want):
+            raise RuntimeError(f"the read kernel {config} summed {got}, torch {want}: it did not read every element")
+        calls.append(call)
+    return calls
