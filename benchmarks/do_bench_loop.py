@@ -1,7 +1,7 @@
 """An independent timer over a config's points, for sdpa-bench's numbers to be held against.
 
     python3 benchmarks/do_bench_loop.py CONFIG OUT_JSON [--warmup MS --rep MS] [--burst] [--once]
-                                        [--backends a,b] [--sweeps s1,s2] [--jobs sdpa_benchmark,decode]
+                                        [--backends a,b] [--sweeps s1,s2] [--jobs decode] [--match REGEX]
 
 What a hand-written script would do, as its own process: import torch and triton, make a CUDA
 context, then for each point build the same callable sdpa-bench builds (each job's `prepared`: its
@@ -22,6 +22,7 @@ import time
 T_START = time.perf_counter()  # the interpreter's own start is before this; the caller times the whole process
 
 import json  # noqa: E402 - after T_START on purpose: imports are part of what is measured
+import re  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -84,9 +85,10 @@ def point_key(spec) -> str:
 
 
 def chosen(job, backends: set[str], sweeps: set[str], jobs: set[str]) -> bool:
-    spec = job.spec
+    spec, match = job.spec, option("--match")
     return (spec.job in PREPARED and (not jobs or spec.job in jobs) and (not sweeps or spec.sweep in sweeps)
-            and (not backends or spec.params.backend in backends) and job.device_type != "cpu")
+            and (not backends or spec.params.backend in backends) and job.device_type != "cpu"
+            and (not match or re.search(match, spec.label()) is not None))
 
 
 def main(config_path: Path, out: Path, mode: str, protocol: dict, backends: set[str], sweeps: set[str],

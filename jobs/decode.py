@@ -143,7 +143,8 @@ def prepared(p: DecodeParams, seed: int, device: torch.device) -> Iterator[tuple
     scripts that time it another way: benchmarks/do_bench_loop.py)."""
     q, cache, gen = step_inputs(p, seed, device)
     impl = prepare(p, q, cache, gen)
-    yield impl.call, impl.inputs
+    with impl.context():
+        yield impl.call, impl.inputs
 
 
 def check(out: torch.Tensor, q: torch.Tensor, cache: Cache):
@@ -176,7 +177,8 @@ def decode(p: DecodeParams, ctx: JobContext) -> Outcome:
                             f"{tuple(q.shape)} (B, q_tokens, H, D) in the implementation's layout")
         verdicts.append(check(impl.logical(out), q, cache))
         require_pass(verdicts[-1])
-    m = measure(impl.call, ctx, impl.inputs, check_probe, impl.compiles)
+    with impl.context():
+        m = measure(impl.call, ctx, impl.inputs, check_probe, impl.compiles)
     timed = timing_metrics(m.samples)
     moved, kv_tokens, flops = byte_model(p, cache, q)
     seconds = timed["median_ms"] * 1e-3

@@ -12,7 +12,8 @@ padded (B, longest, H_kv, D) with page_table None; seq_lens (B,) int32; returns 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from typing import Callable
 
 import importlib
@@ -50,6 +51,9 @@ class Prepared:
     logical: Callable[[torch.Tensor], torch.Tensor]  # its output as (B, q_tokens, H, D), for the check
     compiles: bool  # a first call compiles (flex, FA4, FlashInfer): timed apart as compile_s
     path: str  # what runs, in words, for the row
+    # what every call is made inside (SDPA's forced backend): entered once around all of them, so
+    # that no rep times the host entering it
+    context: Callable[[], AbstractContextManager] = field(default=nullcontext)
 
 
 def sdpa(p, q: torch.Tensor, cache: Cache, gen: torch.Generator) -> Prepared:
@@ -61,12 +65,10 @@ def sdpa(p, q: torch.Tensor, cache: Cache, gen: torch.Generator) -> Prepared:
     mask = decode_mask(cache, q.shape[1], q.dtype)
     kwargs = {"attn_mask": mask, "enable_gqa": qs.shape[1] != k.shape[1]}
 
-    def call():
-        with sdpa_forced(p.backend, "builtin", q.device):
-            return F.scaled_dot_product_attention(qs, k, v, **kwargs)
     what = "no mask" if mask is None else f"an additive mask {tuple(mask.shape)}"
-    return Prepared(call, (qs, k, v), lambda out: out.transpose(1, 2), False,
-                    f"SDPA {p.backend} over a padded dense cache, {what}")
+    return Prepared(lambda: F.scaled_dot_product_attention(qs, k, v, **kwargs), (qs, k, v),
+                    lambda out: out.transpose(1, 2), False, f"SDPA {p.backend} over a padded dense cache, {what}",
+                    lambda: sdpa_forced(p.backend, "builtin", q.device))
 
 
 def decode_mask(cache: Cache, q_tokens: int, dtype: torch.dtype) -> torch.Tensor | None:

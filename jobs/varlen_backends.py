@@ -36,12 +36,10 @@ def sdpa(p, q: torch.Tensor, cache: Cache) -> Prepared:
     qs, k, v = pad(q, cache), pad(cache.k, cache), pad(cache.v, cache)
     seq, pos = token_index(cache)
     gqa = qs.shape[1] != k.shape[1]
-
-    def call():
-        with sdpa_forced(p.backend, "builtin", q.device):
-            return F.scaled_dot_product_attention(qs, k, v, is_causal=True, enable_gqa=gqa)
-    return Prepared(call, (qs, k, v), lambda out: out.transpose(1, 2)[seq, pos], False,
-                    f"SDPA {p.backend} over the batch padded to its longest sequence, is_causal")
+    return Prepared(lambda: F.scaled_dot_product_attention(qs, k, v, is_causal=True, enable_gqa=gqa), (qs, k, v),
+                    lambda out: out.transpose(1, 2)[seq, pos], False,
+                    f"SDPA {p.backend} over the batch padded to its longest sequence, is_causal",
+                    lambda: sdpa_forced(p.backend, "builtin", q.device))
 
 
 def varlen(p, q: torch.Tensor, cache: Cache) -> Prepared:
@@ -98,9 +96,12 @@ def flex(p, q: torch.Tensor, cache: Cache) -> Prepared:
     from torch.nn.attention.flex_attention import BlockMask
 
     seq, _ = token_index(cache)
-    mask_mod = lambda b, h, i, j: (seq[i] == seq[j]) & (j <= i)  # noqa: E731
-    num, idx, full_num, full_idx = document_blocks(cache, FLEX_BLOCK)
     total = len(seq)
+    # each token's sequence, padded to whole blocks (-1): the kernel may evaluate the mask past the end
+    doc = torch.full((total + FLEX_BLOCK,), -1, dtype=seq.dtype, device=seq.device)
+    doc[:total] = seq
+    mask_mod = lambda b, h, i, j: (doc[i] == doc[j]) & (j <= i)  # noqa: E731
+    num, idx, full_num, full_idx = document_blocks(cache, FLEX_BLOCK)
     mask = BlockMask.from_kv_blocks(num, idx, full_num, full_idx, BLOCK_SIZE=FLEX_BLOCK, mask_mod=mask_mod,
                                     seq_lengths=(total, total))
     qs, k, v = (t.transpose(0, 1)[None].contiguous() for t in (q, cache.k, cache.v))  # (1, H, tokens, D)

@@ -100,7 +100,8 @@ def prepared(p: VarlenParams, seed: int, device: torch.device) -> Iterator[tuple
     """The callable this job times at `p` and what it reads (benchmarks/do_bench_loop.py)."""
     q, cache = batch_inputs(p, seed, device)
     impl = prepare(p, q, cache)
-    yield impl.call, impl.inputs
+    with impl.context():
+        yield impl.call, impl.inputs
 
 
 def check(out: torch.Tensor, q: torch.Tensor, cache: Cache):
@@ -123,7 +124,8 @@ def varlen_prefill(p: VarlenParams, ctx: JobContext) -> Outcome:
     def check_probe(out):
         verdicts.append(check(impl.logical(out) if isinstance(out, torch.Tensor) else out, q, cache))
         require_pass(verdicts[-1])
-    m = measure(impl.call, ctx, impl.inputs, check_probe, impl.compiles)
+    with impl.context():
+        m = measure(impl.call, ctx, impl.inputs, check_probe, impl.compiles)
     timed = timing_metrics(m.samples)
     seconds = timed["median_ms"] * 1e-3
     lengths = cache.lengths.long()

@@ -109,7 +109,7 @@ def _decode(q, keys, values, q_tokens):
     group = q.shape[1] // keys.shape[1]
     k, v = keys.repeat_interleave(group, 1).float(), values.repeat_interleave(group, 1).float()
     scores = torch.einsum("qhd,khd->hqk", q.float(), k) * q.shape[-1] ** -0.5
-    keep = torch.ones(q_tokens, len(k), dtype=torch.bool).tril(len(k) - q_tokens)
+    keep = torch.ones(q_tokens, len(k), dtype=torch.bool, device=q.device).tril(len(k) - q_tokens)
     return torch.einsum("hqk,khd->qhd", torch.softmax(scores.masked_fill(~keep, float("-inf")), -1), v).to(q.dtype)
 
 

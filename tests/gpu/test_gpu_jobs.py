@@ -104,3 +104,65 @@ def test_every_implementation_is_causally_correct_with_gradients(backend):
     point = spec(backend, batch=2, heads=8, kv_heads=kv_heads, seq_len=257, head_dim=128, mode="fwd_bwd")
     metrics = causal_correctness(point, on_gpu()).metrics
     assert metrics["passed"], metrics["check"]
+
+
+HAS_FLASHINFER = importlib.util.find_spec("flashinfer") is not None
+DECODE_CANDIDATES = {name: f"tests.candidates:decode_{name}" for name in ("right", "ignores_page_table",
+                                                                          "attends_past_length")}
+
+
+def decode_point(backend, **kw):
+    from jobs.decode import DecodeParams
+
+    base = dict(model="llama-3.1-8b", dtype="bfloat16", batch=8, kv_len=2048, kv_lens="uniform", kv_min=256,
+                page_size=16, backend=backend)
+    return DecodeParams(**{**base, **kw}).resolved(DECODE_CANDIDATES)
+
+
+DECODE_IMPLEMENTATIONS = [("default", None), ("cudnn", None), ("flex", None), ("flex", 16), ("right", 16)] + \
+    ([("fa4", None), ("fa4", 16)] if HAS_FA4 else []) + ([("flashinfer", 16)] if HAS_FLASHINFER else [])
+
+
+@pytest.mark.parametrize("q_tokens", [1, 4])
+@pytest.mark.parametrize("backend,page_size", DECODE_IMPLEMENTATIONS)
+def test_every_decode_implementation_passes_the_reference_on_the_gpu(backend, page_size, q_tokens):
+    from jobs.decode import decode
+
+    m = decode(decode_point(backend, page_size=page_size, q_tokens=q_tokens), on_gpu()).metrics
+    assert m["err_ratio"] <= 2 and m["gbs"] > 0 and m["burst_ms"] > 0, m["kernel_path"]
+
+
+@pytest.mark.parametrize("bug", ["ignores_page_table", "attends_past_length"])
+def test_a_decode_kernel_that_misreads_the_pages_fails_on_the_gpu(bug):
+    from jobs.decode import decode
+    from jobs.output_check import BadOutput
+
+    with pytest.raises(BadOutput, match="wrong output"):
+        decode(decode_point(bug), on_gpu())
+
+
+@pytest.mark.skipif(not HAS_FLASHINFER, reason="flashinfer is not installed")
+def test_flashinfer_takes_an_fp8_kv_cache_with_and_without_tensor_cores():
+    from jobs.decode import decode
+
+    for tc in (False, True):
+        m = decode(decode_point("flashinfer", kv_dtype="float8_e4m3fn", tensor_cores=tc), on_gpu()).metrics
+        assert m["err_ratio"] <= 2 and m["gbs"] > 0
+
+
+@pytest.mark.parametrize("backend", ["default", "flash", "cudnn", "varlen", "flex"] + (["fa4"] if HAS_FA4 else []) +
+                         (["flashinfer"] if HAS_FLASHINFER else []))
+def test_every_varlen_prefill_implementation_passes_the_reference_on_the_gpu(backend):
+    from jobs.varlen_prefill import VarlenParams, varlen_prefill
+
+    p = VarlenParams(model="llama-3.1-8b", dtype="bfloat16", batch=4, seq_len=1000, seq_lens="uniform",
+                     backend=backend).resolved({})
+    m = varlen_prefill(p, on_gpu()).metrics
+    assert m["err_ratio"] <= 2 and m["tflops"] > 0, m["kernel_path"]
+
+
+def test_the_read_kernel_is_checked_and_at_least_as_fast_as_a_copy():
+    from jobs.ceilings import CeilingsParams, device_ceilings
+
+    m = device_ceilings(CeilingsParams(), on_gpu(TimingConfig(budget_s=2))).metrics
+    assert m["ceiling_read_gbs"] > 0.9 * m["ceiling_copy_gbs"]  # a read moves half a copy's bytes per element

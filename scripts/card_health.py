@@ -7,7 +7,7 @@ import time
 import pynvml
 import torch
 
-from jobs.gpu_state import reason_names
+from jobs.gpu_state import reason_names  # run from the repository root (PYTHONPATH)
 
 THERMAL = 0x20 | 0x40 | 0x80  # sw_thermal, hw_thermal, hw_power_brake
 
