@@ -47,10 +47,11 @@ def speed_text(c: dict) -> str:
     if c["implementation"] == "default" and isinstance(c["dispatched"], str) and c["dispatched"]:
         text += f" (→ {c['dispatched']})"
     if pd.notna(c["burst_ms"]):
-        text += f" · burst {num(c['burst_speed'])} ({c['burst_gap']:.2f}× faster)"
+        text += f" · burst {num(c['burst_speed'])} (gap {c['burst_gap']:.2f}×)"
     text += f" (n={c['n']}, range {100 * c['range_rel']:.1f}%)" if c["n"] > 1 else ""
     if c["suspect"]:
-        return f"{text} · **suspect: above the device's measured ceiling** (L2-resident, or a wrong byte count)"
+        return (f"{text} · **suspect: above the device's measured ceiling** (L2-resident, a wrong byte count, or a "
+                "ceiling kernel that reads slower than this one)")
     return f"**{text}**" if c["best"] else text
 
 
@@ -69,9 +70,9 @@ def with_references(cells: pd.DataFrame) -> pd.DataFrame:
 SPEED_HEAD = ("Median time per call, sustained (the card held at its power cap by back-to-back calls); the speed it "
               "makes (TFLOPS: FLOPs as in docs/methods.md; GB/s: the bytes of docs/methods.md's byte model) and that "
               "as a % of the device's measured ceiling (matmul peak, read bandwidth); speed-up over math and "
-              "default; the burst speed (the first calls after idle, as vendors' tables time them) and how much "
-              "faster it is; the fastest per GPU model in bold; a cell without a time shows its status; n and range "
-              "where several devices or runs of one GPU model timed the point.")
+              "default; the burst speed (the first calls after idle, as vendors' tables time them) and the gap, "
+              "sustained time ÷ burst time; the fastest per GPU model in bold; a cell without a time shows its "
+              "status; n and range where several devices or runs of one GPU model timed the point.")
 
 
 def speed_sections(frame: pd.DataFrame) -> list[Section]:

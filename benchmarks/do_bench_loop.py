@@ -103,11 +103,12 @@ def main(config_path: Path, out: Path, mode: str, protocol: dict, backends: set[
         t0 = time.perf_counter()
         points.append({"point": point_key(spec), "median_ms": milliseconds(spec, device, measure),
                        "wall_s": time.perf_counter() - t0})
-    t_end = time.perf_counter()
-    out.write_text(json.dumps({"mode": mode, "protocol": protocol, "startup_s": t_first - T_START,
-                               "points_s": t_end - t_first, "points": points}))
-    print(f"do_bench loop ({mode}): {len(points)} points in {t_end - t_first:.1f} s after {t_first - T_START:.1f} s "
-          f"of imports and CUDA context")
+        print(f"{points[-1]['point']}: {points[-1]['median_ms']} ms", flush=True)
+        # after every point: a loop stopped at its time limit keeps what it measured
+        out.write_text(json.dumps({"mode": mode, "protocol": protocol, "startup_s": t_first - T_START,
+                                   "points_s": time.perf_counter() - t_first, "points": points}))
+    print(f"do_bench loop ({mode}): {len(points)} points in {time.perf_counter() - t_first:.1f} s after "
+          f"{t_first - T_START:.1f} s of imports and CUDA context")
 
 
 def option(name: str) -> str | None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Every implementation side by side on a GPU (issue 16), and fa4/flex against triton's do_bench of
+# Every implementation side by side on a GPU, and fa4/flex against triton's do_bench of
 # the same callables in the same call. Run on the lent GPU after `source scripts/device_env.sh`
-# (FlashAttention-4 installed as ../shared/device/fa4-wheels.sh says, or its rows are unsupported):
+# (FlashAttention-4 installed from carried wheels, or its rows are unsupported):
 #
 #   bash benchmarks/implementations_check.sh OUT_DIR [SWEEP_SECONDS]
 #

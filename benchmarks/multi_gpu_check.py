@@ -1,4 +1,4 @@
-"""Validation on one host with several GPUs (issue 8): every step through the CLI a user runs.
+"""Validation on one host with several GPUs: every step through the CLI a user runs.
 
 1. `devices` lists every GPU with its UUID.
 2. `run` of configs/default.yaml (every_device), with NVML's per-GPU process list sampled every

@@ -1,4 +1,4 @@
-"""Throughput of `spread` over N workers against one (issue 7): does the driver keep N devices busy?
+"""Throughput of `spread` over N workers against one: does the driver keep N devices busy?
 
 Runs the same CPU sweep with `spread` placement on a local Ray cluster of 1 and of N fake GPU
 slots (CPU compute, one torch thread per worker), and prints jobs per second and the speed-up.

@@ -96,7 +96,24 @@ def compiled_flex() -> Callable:
     the order of the points."""
     from torch.nn.attention.flex_attention import flex_attention
     torch.compiler.reset()
-    return torch.compile(flex_attention, dynamic=False)
+    compiled = torch.compile(flex_attention, dynamic=False)
+
+    def call(*args, **kwargs):
+        try:
+            return compiled(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001 - only the compiler's own failures are turned, the rest re-raised
+            if not type(err).__module__.startswith(("torch._inductor", "torch._dynamo")):
+                raise
+            why = f"{type(err).__name__}: {compile_cause(err)}"
+            raise Unsupported(f"flex could not compile this point ({why})") from None
+    return call
+
+
+def compile_cause(err: BaseException) -> str:
+    """The line of a compiler's failure that names its cause (the last that mentions an error)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    named = [line for line in lines if "Error" in line or "error:" in line]
+    return (named or lines or [""])[-1][:300]
 
 
 def flex_call(p: DenseParams, q: torch.Tensor) -> Attention:

@@ -96,8 +96,9 @@ class DecodeParams(Params):
         lens = ("equal lengths" if self.kv_lens == "equal" else f"uniform lengths from {self.kv_min}" if self.kv_min
                 else "uniform lengths from a quarter of kv_len")
         kv = "" if self.kv_dtype == "same" else f" kv:{self.kv_dtype}"
-        return (f"decode {self.dtype}{kv} h{self.heads}/{self.kv_heads} d{self.head_dim} q{self.q_tokens}, {lens}, "
-                f"{self.cache_layout()}")
+        model = f" {self.model} tp{self.tp}" if self.model else ""
+        shape = f"h{self.heads}/{self.kv_heads} d{self.head_dim} q{self.q_tokens}"
+        return f"decode{model} {self.dtype}{kv} {shape}, {lens}, {self.cache_layout()}"
 
     def implementation(self) -> str:
         return f"{self.backend}[tc]" if self.tensor_cores else self.backend

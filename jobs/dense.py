@@ -74,7 +74,8 @@ class DenseParams(Params):
                 f"{inputs}{model}")
 
     def family(self) -> str:
-        return f"{self.dtype} d{self.head_dim} {'causal' if self.causal else 'non-causal'} {self.mode}"
+        model = f"{self.model} tp{self.tp}: " if self.model else ""
+        return f"{model}{self.dtype} d{self.head_dim} {'causal' if self.causal else 'non-causal'} {self.mode}"
 
     def implementation(self) -> str:
         return self.backend if self.flash_impl == "builtin" else f"{self.backend}[{self.flash_impl}]"

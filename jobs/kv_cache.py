@@ -58,8 +58,11 @@ def make_cache(lengths: torch.Tensor, kv_heads: int, head_dim: int, dtype: torch
 
 
 def random(shape: tuple[int, ...], dtype: torch.dtype, gen: torch.Generator, device: torch.device) -> torch.Tensor:
-    """Fresh randn values (never zeros), drawn in float32 on the generator's device and cast."""
-    return torch.randn(shape, generator=gen, device=device, dtype=torch.float32).to(dtype)
+    """Fresh randn values (never zeros), drawn in `dtype` (bfloat16 for an fp8 cache, then cast): a
+    cache of tens of GB is never held twice in float32."""
+    if dtype.itemsize == 1:
+        return torch.randn(shape, generator=gen, device=device, dtype=torch.bfloat16).to(dtype)
+    return torch.randn(shape, generator=gen, device=device, dtype=dtype)
 
 
 def token_index(cache: Cache) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,7 +16,7 @@ class BadOutput(ValueError):
 
 def fingerprint(tensors: tuple[torch.Tensor, ...]) -> list[int]:
     """An exact checksum per tensor: the sum of its raw bits, so any overwrite shows (no clone needed)."""
-    ints = {2: torch.int16, 4: torch.int32, 8: torch.int64}
+    ints = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}  # 1: an fp8 KV cache
     return [t.detach().view(ints[t.element_size()]).sum(dtype=torch.int64).item() for t in tensors]
 
 

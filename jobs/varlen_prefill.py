@@ -73,7 +73,9 @@ class VarlenParams(Params):
     def family(self) -> str:
         lens = ("equal lengths" if self.seq_lens == "equal" else f"uniform lengths from {self.seq_min}" if self.seq_min
                 else "uniform lengths from a quarter of seq_len")
-        return f"varlen prefill {self.dtype} h{self.heads}/{self.kv_heads} d{self.head_dim}, b{self.batch}, {lens}"
+        model = f" {self.model} tp{self.tp}" if self.model else ""
+        shape = f"h{self.heads}/{self.kv_heads} d{self.head_dim}, b{self.batch}"
+        return f"varlen prefill{model} {self.dtype} {shape}, {lens}"
 
     def implementation(self) -> str:
         return self.backend

@@ -105,3 +105,24 @@ def test_a_model_gives_one_gpus_heads():
     p = DecodeParams(batch=1, kv_len=64, model="llama-3.1-70b", tp=8, dtype="bfloat16", backend="math").resolved({})
     assert (p.heads, p.kv_heads, p.head_dim) == (8, 1, 128)
     assert "[llama-3.1-70b tp8]" in p.label()
+
+
+@pytest.mark.integration  # inductor compiles in worker processes of its own
+def test_a_point_flex_cannot_compile_is_unsupported_with_the_compilers_reason():
+    """A real compile failure: torch 2.13's CPU flex codegen fails on a BlockMask without full
+    blocks at this size (it names `full_kv_num_blocks`, which it never declared)."""
+    from torch.nn.attention.flex_attention import BlockMask
+
+    from jobs.backends import compiled_flex
+    from jobs.contract import Unsupported
+
+    q, k = torch.randn(1, 8, 1, 64), torch.randn(1, 2, 1024, 64)
+    blocks = torch.arange(64, dtype=torch.int32)[None, None, None, :]
+    mask = BlockMask.from_kv_blocks(torch.full((1, 1, 1), 64, dtype=torch.int32), blocks, BLOCK_SIZE=(128, 16),
+                                    mask_mod=lambda b, h, i, j: j >= 0, seq_lengths=(1, 1024))
+    try:
+        compiled_flex()(q, k, k, block_mask=mask, enable_gqa=True)
+    except Unsupported as err:
+        assert str(err).startswith("flex could not compile this point (InductorError: ") and "error" in str(err)
+    else:
+        pytest.skip("this torch compiles the point: the failure this test needs is fixed")

@@ -86,3 +86,12 @@ def test_every_timed_rep_is_checked_and_what_that_costs_is_kept():
     metrics = sdpa_benchmark(dense(), context(FAST)).metrics
     assert metrics["rep_checks"] == "type, shape, dtype of every rep; values of the last"
     assert 0 < metrics["rep_check_us"] < 1e4
+
+
+def test_an_fp8_tensor_has_a_fingerprint():
+    from jobs.output_check import fingerprint
+
+    t = torch.randn(16).to(torch.float8_e4m3fn)
+    before = fingerprint((t,))
+    t.view(torch.int8)[0] += 1
+    assert fingerprint((t,)) != before

@@ -8,5 +8,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/gpu/" in str(item.fspath):
             item.add_marker(pytest.mark.gpu)
+            item.add_marker(pytest.mark.integration)  # compilers (inductor, Triton, nvcc) run as subprocesses
             if not torch.cuda.is_available():
                 item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
