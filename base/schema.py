@@ -88,6 +88,14 @@ def make_result(job_id: str, spec: JobSpec, device: DeviceInfo, status: str, err
 FIXED_TYPES = {"job_id": str, "status": str, "error": str, "attempt": int, **{k: str for k in WHERE},
                "job": str, "sweep": str, "seed": int, "point": str, "family": str, "implementation": str}
 TAIL_TYPES = {"duration_s": float, "finished_at": str}
+# The columns no reader can do without: a row lacking one is corrupt. Format 1 rows had no names.
+CORE = ("job_id", "status", "job", "sweep", "hostname", "device", "gpu_name")
+NAMES = ("point", "family", "implementation")
+
+
+def core_columns(schema: Mapping[str, Any]) -> tuple[str, ...]:
+    """The columns every row of a run with this schema.json holds."""
+    return CORE + (NAMES if schema["format"] >= 2 else ())
 
 
 def column_types(schema: Mapping[str, Any]) -> dict[str, type]:
