@@ -245,3 +245,13 @@ def test_a_math_only_sweep_in_the_family_does_not_make_math_the_headline(tmp_pat
     head = report[:report.index("## What else differs")]
     assert f"| shape family | {H100} |" in head
     assert "| float16 d1 non-causal fwd | **default** 10 TFLOPS (2 points) |" in head
+
+
+def test_an_ok_speed_row_without_a_time_is_no_cell_and_no_crash(tmp_path):
+    """A job may end ok without timing a point (a custom job's contract allows it); such a row is
+    counted, never ranked."""
+    rows = [bench("cuda:0", H100, "flash", 512, 1.0),
+            synthetic_row(job_id="untimed", gpu_name=H100, backend="math", seq_len=512, kv_len=512, mode="bwd")]
+    report = write_report([write_run(tmp_path / "run", rows)]).read_text()
+    assert "| float16 d1 non-causal fwd | **flash** 10 TFLOPS (1 point) |" in report
+    assert "Jobs by status: ok 2." in report
