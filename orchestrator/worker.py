@@ -2,11 +2,12 @@
 
 `run_job` is where a job's failures become rows: `Unsupported` -> unsupported, out-of-memory ->
 oom (with the device's free/total memory), any other exception -> error with its type and
-traceback tail, a `BaseException` that is not an `Exception` (SystemExit, KeyboardInterrupt) ->
-crashed, and metrics the job did not declare -> error naming the key. Whatever fails around the
-job (building the row, the soundness check) is an error row too: nothing a job does reaches Ray
-as an exception. After every job the worker checks that its process can still run CUDA work and
-that torch's process-wide settings are as it started; if not, the driver restarts it.
+traceback tail (a huge message cut to its head and tail: base.schema.clip), a `BaseException`
+that is not an `Exception` (SystemExit, KeyboardInterrupt) -> crashed, and metrics the job did
+not declare -> error naming the key. Whatever fails around the job (building the row, the
+soundness check) is an error row too: nothing a job does reaches Ray as an exception. After every
+job the worker checks that its process can still run CUDA work and that torch's process-wide
+settings are as it started; if not, the driver restarts it.
 A dying process is not caught here: the driver sees the actor die.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ import ray
 import torch
 
 from base.point import JobSpec
-from base.schema import DeviceInfo, Result, make_result
+from base.schema import DeviceInfo, Result, clip, make_result
 from base.settings import MemoryBudget, TimingConfig
 from jobs import JOBS, job
 from jobs.backends import is_oom
@@ -31,12 +32,20 @@ from jobs.settle import CapCycle
 from orchestrator.devices import probe_device
 
 TRACEBACK_TAIL_LINES = 6
+MESSAGE_CHARS, LINE_CHARS = 2000, 1000  # an exception's message and each traceback line, head and tail kept
 INT64 = 2**63
 
 
 def failure_text(err: BaseException) -> str:
-    tail = "".join(traceback.format_exception(err)[-TRACEBACK_TAIL_LINES:])
-    return f"{type(err).__name__}: {err}\n{tail}"
+    """The exception's type and message, then its traceback's tail: each part clipped, so a huge
+    message (it appears in both) leaves room for the frames."""
+    tail = "".join(clip(line, LINE_CHARS) for line in traceback.format_exception(err)[-TRACEBACK_TAIL_LINES:])
+    return clip(f"{type(err).__name__}: {clip(str(err), MESSAGE_CHARS)}\n{tail}")
+
+
+def first_line(text: str) -> str:
+    """What a progress line says of an error: its first line, short."""
+    return clip(text.splitlines()[0] if text else "", 300)
 
 
 @dataclass(frozen=True)
@@ -173,7 +182,7 @@ class DeviceWorker:
                 unsound = unsound_reason(self.device, self.state)
         except BaseException as err:  # noqa: BLE001 - a failure around the job costs that job only
             error = f"the worker failed around the job: {failure_text(err)}"
-            return JobReply(make_result(job_id, spec, self.info, "error", error, attempt), (), error.splitlines()[0])
+            return JobReply(make_result(job_id, spec, self.info, "error", error, attempt), (), first_line(error))
         if result.status == "crashed":  # a SystemExit or KeyboardInterrupt left the process in an unknown state
-            unsound = unsound or result.error.splitlines()[0]
+            unsound = unsound or first_line(result.error)
         return JobReply(result, samples, unsound)

@@ -153,3 +153,8 @@ def varlen_right(q, k, v, cu_seqlens, max_seqlen):
 def varlen_one_document(q, k, v, cu_seqlens, max_seqlen):
     """Causal over the whole packed batch: each sequence also sees the ones packed before it."""
     return _decode(q, k, v, len(q))
+
+
+def raises_huge(q, k, v, **kw):
+    """An exception with a 2 MB message (and its repetition in the traceback): one row must stay small."""
+    raise ValueError("head of the message " + "x" * 2_000_000 + " tail of the message")
