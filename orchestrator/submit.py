@@ -10,13 +10,14 @@ access from the client.
 from __future__ import annotations
 
 import base64
-import io
+import binascii
 import shutil
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+from base import archive
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "----- sdpa-bench run directory (tar.gz, base64) -----", "----- end of run directory -----"
@@ -26,25 +27,26 @@ POLL_S = 2.0
 
 
 def pack(run_dir: Path) -> None:
-    """Print `run_dir` as a base64 tar.gz between the two marker lines."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        tar.add(run_dir, arcname=".")
+    """Print the run directory `run_dir` as a base64 tar.gz between the two marker lines."""
+    data = archive.pack(run_dir)
     print(BEGIN)
-    encoded = base64.b64encode(buf.getvalue()).decode()
+    encoded = base64.b64encode(data).decode()
     print("\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76)))
     print(END, flush=True)
 
 
 def unpack(logs: str, run_dir: Path) -> bool:
-    """Cut the packed run directory out of a job's logs into `run_dir`; False if it is not there."""
+    """Cut the packed run directory out of a job's logs into `run_dir`; False if it is not there.
+    What a cluster sends is untrusted: base/archive.py checks every member before writing one."""
     start, end = logs.rfind(BEGIN), logs.rfind(END)
     if start < 0 or end < start:
         return False
-    data = base64.b64decode("".join(logs[start + len(BEGIN):end].split()))
+    try:
+        data = base64.b64decode("".join(logs[start + len(BEGIN):end].split()), validate=True)
+    except binascii.Error as err:
+        raise archive.ArchiveError(f"the returned run directory is not base64: {err}") from None
     run_dir.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        tar.extractall(run_dir, filter="data")
+    archive.extract(data, run_dir)
     return True
 
 
