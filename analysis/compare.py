@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis.csvtext import safe_frame
 from analysis.frame import load_results
 from base.errors import BadInput
 from base.outputs import Staged, check_file
@@ -94,5 +95,5 @@ def write_csv(both: pd.DataFrame, path) -> None:
     """The ratio table as CSV at `path`: a new file, or one compare wrote (never a run's own files)."""
     check_file(path, "compare")
     with Staged(path.parent, "compare") as stage:
-        both.to_csv(stage.path / path.name, index=False)
+        safe_frame(both).to_csv(stage.path / path.name, index=False)
         stage.commit()
