@@ -12,8 +12,10 @@ A dying process is not caught here: the driver sees the actor die.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+import signal
 import time
 import traceback
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from base.settings import MemoryBudget, TimingConfig
 from jobs import JOBS, job
 from jobs.backends import is_oom
 from jobs.contract import JobContext, Outcome, Unsupported
-from jobs.process_state import process_state
+from jobs.process_state import busy_threads, children, clocks, new_children, process_state, replaced_clocks, threads
 from jobs.settle import CapCycle
 from orchestrator.devices import probe_device
 
@@ -113,14 +115,46 @@ def release_memory(device: torch.device) -> str:
     return f" [device memory after release: {free / 2**30:.1f} GiB free of {total / 2**30:.1f} GiB]"
 
 
-def unsound_reason(device: torch.device, state: dict[str, object]) -> str:
+@dataclass(frozen=True)
+class Before:
+    """What the worker reads before each job: its threads and its child processes."""
+    threads: set[int]
+    children: set[int]
+
+    @classmethod
+    def now(cls) -> Before:
+        return cls(threads(), set(children()))
+
+
+def left_behind(before: Before) -> str:
+    """What the job left running beside the next one, or "": threads still running code, child
+    processes (ended here: a restart would leave them running, orphaned)."""
+    busy = busy_threads(before.threads)
+    if busy:
+        return f"the job left {len(busy)} thread{'s' * (len(busy) > 1)} running ({', '.join(busy[:3])[:200]})"
+    kids = new_children(before.children)
+    for pid in kids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    if kids:
+        return (f"the job left {len(kids)} child process{'es' * (len(kids) > 1)} running "
+                f"({', '.join(f'pid {p}: {line[:60]}' for p, line in list(kids.items())[:3])}); ended it")
+    return ""
+
+
+def unsound_reason(device: torch.device, state: dict[str, object], clocks: dict[str, object], before: Before) -> str:
     """Why this process should not take another job, or "". A job may have changed torch's process
-    state, or left the device unusable: a CUDA error that poisons the context (illegal address,
-    device-side assert), a failed CUDA-graph capture (the RNG stays mid-capture, the next draw
-    raises). A draw, a kernel and a sync find out."""
+    state or the clocks the timing reads, left threads or child processes running, or left the
+    device unusable: a CUDA error that poisons the context (illegal address, device-side assert),
+    a failed CUDA-graph capture (the RNG stays mid-capture, the next draw raises). A draw, a kernel
+    and a sync find out."""
     changed = {k: v for k, v in process_state().items() if state[k] != v}
     if changed:
         return f"the job changed process-wide settings {changed}"
+    if replaced := replaced_clocks(clocks):
+        return f"the job replaced {', '.join(replaced)}: every later time on this worker would be read through it"
+    if left := left_behind(before):
+        return left
     if device.type != "cuda":
         return ""
     try:
@@ -168,7 +202,7 @@ class DeviceWorker:
         # jobs run on a stream of their own, not the legacy default stream, which cannot join a
         # CUDA-graph capture (mode bwd's stored forward would run its backward there)
         self.stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
-        self.state = process_state()
+        self.state, self.clocks = process_state(), clocks()
         self.cap_cycle = CapCycle()  # what this worker learns of its GPU's power cap, job after job
 
     def identity(self) -> DeviceInfo:
@@ -177,12 +211,16 @@ class DeviceWorker:
     def run(self, job_id: str, spec: JobSpec, attempt: int) -> JobReply:
         ctx = JobContext(self.device, self.timing, spec.seed, self.cap_cycle)
         try:
+            before = Before.now()
             with torch.cuda.stream(self.stream):  # a no-op with None (CPU); set per call: streams are per thread
                 result, samples = run_job(job_id, spec, self.info, ctx, attempt)
-                unsound = unsound_reason(self.device, self.state)
+                unsound = unsound_reason(self.device, self.state, self.clocks, before)
         except BaseException as err:  # noqa: BLE001 - a failure around the job costs that job only
             error = f"the worker failed around the job: {failure_text(err)}"
             return JobReply(make_result(job_id, spec, self.info, "error", error, attempt), (), first_line(error))
         if result.status == "crashed":  # a SystemExit or KeyboardInterrupt left the process in an unknown state
             unsound = unsound or first_line(result.error)
+        if replaced := replaced_clocks(self.clocks):  # the job's own times were read through the replacement
+            error = f"the job replaced {', '.join(replaced)}: its own times were read through the replacement"
+            result, samples = make_result(job_id, spec, self.info, "error", error, attempt), ()
         return JobReply(result, samples, unsound)
