@@ -16,6 +16,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from base.schema import DeviceInfo
 from base.settings import MemoryBudget, TimingConfig
+from orchestrator.address import check_cluster
 from orchestrator.worker import DeviceWorker
 
 OBJECT_STORE_BYTES = 256 * 2**20
@@ -81,6 +82,8 @@ def disconnect() -> bool:
 
 def describe_devices(address: str | None) -> list[DeviceInfo]:
     """Start one worker per device, ask each who it is, stop them: what a run would use."""
+    if address:
+        check_cluster(address)  # in seconds: ray.init would wait minutes on a dead port
     connect(address)
     workers = start_workers(TimingConfig(), MemoryBudget(), max_restarts=0)
     stop_workers([w for w, _ in workers])

@@ -87,6 +87,10 @@ def run_sweep(config: Config, config_text: str, path: Path, address: str | None,
               resume: bool = False) -> RunOutcome:
     """Run every job of `config` not yet in the run directory at `path`, then write the report."""
     jobs = expand_config(config)  # every config error surfaces here, before Ray starts
+    if address:
+        from orchestrator.address import check_cluster
+
+        check_cluster(address)  # before the run directory: a dead address costs nothing
     run_dir = RunDir(path)
     done = prepare_run_dir(run_dir, config, config_text, jobs, resume)
     report_import = import_in_background("analysis.report")

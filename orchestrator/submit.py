@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from base import archive
+from orchestrator.address import AddressError, check_dashboard
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "----- sdpa-bench run directory (tar.gz, base64) -----", "----- end of run directory -----"
@@ -74,13 +75,23 @@ def wait(client, job_id: str, timeout_s: float) -> str:
     return str(status.value)
 
 
+def job_api(address: str, call, *args, **kwargs):
+    """`call(*args, **kwargs)` against the job API at `address`; what it raises on a wrong or a
+    refusing address (no job API there, a missing token) is one line."""
+    try:
+        return call(*args, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError, OSError) as err:
+        raise AddressError(f"--address {address}: the job API refused: {' '.join(str(err).split())[:300]}") from None
+
+
 def submit(address: str, config_path: Path, run_dir: Path, timeout_s: float) -> int:
     from ray.job_submission import JobSubmissionClient
 
-    client = JobSubmissionClient(address)
+    check_dashboard(address)
+    client = job_api(address, JobSubmissionClient, address)
     folder = stage(config_path)
     try:
-        job_id = client.submit_job(entrypoint=ENTRYPOINT, runtime_env={"working_dir": str(folder)})
+        job_id = job_api(address, client.submit_job, entrypoint=ENTRYPOINT, runtime_env={"working_dir": str(folder)})
     finally:
         shutil.rmtree(folder)
     print(f"sdpa-bench: submitted job {job_id} to {address}", flush=True)
