@@ -16,14 +16,21 @@ from pathlib import Path
 
 from base.errors import BadInput
 
+PRIVATE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # 0: Ray takes 127.0.0.1 as the node's address
 INTERRUPTED_EXIT_CODE = 130  # as a shell reports Ctrl-C: the run stopped early, its report covers what finished
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
 
 def private_ray(address: str | None) -> None:
-    """Embedded Ray binds every server to loopback: Ray 2.60 reads this before it is imported."""
-    if not address:
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    """Embedded Ray binds every server to loopback: Ray 2.60 reads this before it is imported. It
+    is set whatever the environment held: with a user's =1, 12 of Ray's 13 listening sockets were
+    on every interface. (orchestrator.cluster refuses to start one where Ray read it otherwise.)"""
+    if address:
+        return
+    if os.environ.get(PRIVATE, "0").lower() in ("1", "true"):
+        print(f"sdpa-bench: {PRIVATE}={os.environ[PRIVATE]} ignored: a run without --address keeps Ray on loopback "
+              "(docs/cluster.md)", flush=True)
+    os.environ[PRIVATE] = "0"
 
 
 def stamp() -> str:

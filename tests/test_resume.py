@@ -26,11 +26,11 @@ sweeps:
 TOTAL = 24
 
 
-def start_run(config, run_dir) -> subprocess.Popen:
+def start_run(config, run_dir, env=None) -> subprocess.Popen:
     # its own session, so the test can clean up the Ray processes the killed driver leaves behind
     return subprocess.Popen([sys.executable, "-m", "orchestrator", "run", "-c", str(config), "-o", str(run_dir)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
 
 
 def wait_for_rows(run_dir, n, proc, timeout=120):
