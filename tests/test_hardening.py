@@ -48,6 +48,7 @@ def test_a_kernel_raising_keyboardinterrupt_or_systemexit_costs_that_job_only(ra
     ("returns_nan", "BadOutput: the output has NaN or Inf where attention has finite values"),
     ("returns_transposed", "BadOutput: the output is torch.float32 (1, 16, 2, 8); expected torch.float32 (1, 2, 16, 8)"),
     ("overwrites_inputs", "BadOutput: the call changed its inputs"),
+    ("right_then_none", "BadOutput: timed rep 1 returned NoneType, not what the checked probe call returned"),
 ])
 def test_a_kernel_whose_output_is_not_attention_is_an_error_row_never_a_timing(name, message, ray_fake_gpus,
                                                                                write_config, tmp_path):
