@@ -15,7 +15,9 @@ they were; a folder (plots/) is replaced only once its new files are all written
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
+import os
 import re
 import shutil
 import signal
@@ -41,11 +43,10 @@ class OutputError(BadInput):
 def marked(folder: Path) -> dict[str, str]:
     """Each file the marker lists (its path under `folder`) -> the command that wrote it."""
     try:
-        files = json.loads((folder / MARKER).read_text(encoding="utf-8")).get("files", {})
-    except (OSError, ValueError, AttributeError):
+        files = json.loads((folder / MARKER).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
         return {}
-    return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(
-        files, dict) else {}
+    return {k: v for k, v in files.items() if isinstance(v, str)} if isinstance(files, dict) else {}
 
 
 def legacy(folder: Path) -> bool:
@@ -60,29 +61,31 @@ def legacy(folder: Path) -> bool:
 
 
 def files_under(folder: Path) -> Iterator[str]:
-    """Every file and link under `folder`, as paths relative to it (links not followed). Folders
-    themselves are no one's: only plots/, all of whose files are sdpa-bench's, is ever replaced."""
-    for path in sorted(folder.rglob("*")):
-        if path.is_symlink() or not path.is_dir():
-            yield path.relative_to(folder).as_posix()
+    """Every file and link under `folder`, as paths relative to it, in order, links not followed.
+    Folders themselves are no one's: only plots/, all of whose files are sdpa-bench's, is replaced."""
+    for top, dirs, files in os.walk(folder):
+        dirs.sort()
+        links = [d for d in dirs if os.path.islink(os.path.join(top, d))]
+        for name in sorted(files + links):
+            yield Path(top, name).relative_to(folder).as_posix()
 
 
-def foreign(folder: Path) -> list[str]:
+def foreign(folder: Path) -> Iterator[str]:
     """The files under `folder` that sdpa-bench did not write: neither listed by the marker, nor a
     run's own file, nor an older sdpa-bench's report file."""
     ours, old, run = set(marked(folder)), legacy(folder), (folder / MANIFEST).is_file()
-    return [name for name in files_under(folder) if not (
+    return (name for name in files_under(folder) if not (
         name in ours or name.split("/")[0] in (MARKER, STAGING) or (old and LEGACY.fullmatch(name))
-        or (run and name.removesuffix(".tmp") in RUN_FILES))]
+        or (run and name.removesuffix(".tmp") in RUN_FILES)))
 
 
 def check_folder(folder: Path) -> None:
     """Outputs may go into `folder`: it is new, or holds only what sdpa-bench wrote."""
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{folder}: is a file, not a directory; give a new or empty directory with -o")
-    bad = foreign(folder) if folder.is_dir() else []
+    bad = list(itertools.islice(foreign(folder), 4)) if folder.is_dir() else []  # a home folder: stop early
     if bad:
-        listed = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        listed = ", ".join(bad[:3]) + (" ..." if len(bad) > 3 else "")
         raise OutputError(f"{folder}: holds files sdpa-bench did not write ({listed}); give a new or empty "
                           "directory with -o, or move them away")
 
@@ -132,6 +135,9 @@ class Staged:
             self.path.mkdir()
         except OSError as err:
             raise OutputError(f"{self.folder}: cannot write there: {err.strerror or err}") from None
+        except BaseException:  # a Ctrl-C here: __exit__ will not run
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise
         return self
 
     def __exit__(self, kind, err, tb) -> None:

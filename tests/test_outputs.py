@@ -45,8 +45,8 @@ def test_a_report_into_a_folder_of_the_users_files_is_refused_and_touches_nothin
     run_dir = write_run(tmp_path / "run", timed_rows())
     mine = users_folder(tmp_path)
     before = snapshot(mine)
-    refused(capsys, ["report", str(run_dir), "-o", str(mine)], "holds files sdpa-bench did not write (plots/fig1.svg, "
-                                                               "report.md, results.csv); give a new or empty directory")
+    refused(capsys, ["report", str(run_dir), "-o", str(mine)], "holds files sdpa-bench did not write (report.md, "
+                                                               "results.csv, plots/fig1.svg); give a new or empty directory")
     assert snapshot(mine) == before
 
 
