@@ -27,7 +27,7 @@ def timed_cells(frame: pd.DataFrame) -> pd.DataFrame:
     `range_rel` ((max - min) over the median), the kernel family `default` dispatched to, the burst
     figures, and `suspect` where the speed is above the device's measured ceiling."""
     ok = speed_rows(frame)
-    ok = ok[ok["status"] == "ok"]
+    ok = ok[(ok["status"] == "ok") & ok["median_ms"].notna()]  # a job may end ok without timing its point
     if ok.empty:
         return pd.DataFrame(columns=CELL_COLUMNS)
     ok = ok.assign(work=ok["speed"] * ok["median_ms"])  # the call's FLOPs or bytes: the same for every row of a cell

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis.csvtext import safe_frame
 from analysis.frame import load_results
 from base.errors import BadInput
+from base.outputs import Staged, check_file
 from base.rundir import RunDir
 
 # `timer` too: a CUDA-graph time and an events time of one point measure different things
@@ -87,3 +89,11 @@ def format_table(both: pd.DataFrame) -> str:
                      f"{pair['protocol_b']}): an adaptive window spans one power-cap cycle, a fixed one about two "
                      "(docs/methods.md)")
     return "\n".join(lines)
+
+
+def write_csv(both: pd.DataFrame, path) -> None:
+    """The ratio table as CSV at `path`: a new file, or one compare wrote (never a run's own files)."""
+    check_file(path, "compare")
+    with Staged(path.parent, "compare") as stage:
+        safe_frame(both).to_csv(stage.path / path.name, index=False)
+        stage.commit()

@@ -1,6 +1,11 @@
 """The report as data: a list of sections of plain blocks, rendered once to Markdown and once to
 HTML (figures embedded as data URIs: one file that opens offline and can be mailed as it is).
 Cell text may use **bold** and `code`; nothing else is parsed.
+
+Text comes from runs (sweep and implementation names, exceptions' messages), so each renderer
+escapes it for its reader: HTML escapes every character HTML reads; Markdown gets no raw HTML
+(`<` and `>` as entities), no line breaks (a newline in a name would start a heading or break a
+table), no link syntax, and `|` escaped in table cells.
 """
 from __future__ import annotations
 
@@ -39,21 +44,33 @@ class Section:
     level: int = 2
 
 
+LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+
+
+def md(text: str) -> str:
+    """Text as Markdown shows it, one line, with no HTML and no link in it."""
+    return LINE_BREAKS.sub(" ", text).replace("<", "&lt;").replace(">", "&gt;").replace("](", "]\\(")
+
+
+def md_cell(text: str) -> str:
+    return md(text).replace("|", "\\|")
+
+
 def markdown_block(block: Block, out_dir: Path) -> str:
     if isinstance(block, str):
-        return block
+        return md(block)
     if isinstance(block, list):
-        return "\n".join(f"- {item}" for item in block)
+        return "\n".join(f"- {md(item)}" for item in block)
     if isinstance(block, Figure):
-        return f"![{block.title}]({block.path.relative_to(out_dir).as_posix()})"
-    lines = ["| " + " | ".join(block.header) + " |", "|" + "---|" * len(block.header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in block.rows])
+        return f"![{md(block.title).replace('[', '(').replace(']', ')')}]({block.path.relative_to(out_dir).as_posix()})"
+    lines = ["| " + " | ".join(map(md_cell, block.header)) + " |", "|" + "---|" * len(block.header)]
+    return "\n".join(lines + ["| " + " | ".join(map(md_cell, row)) + " |" for row in block.rows])
 
 
 def to_markdown(title: str, sections: list[Section], out_dir: Path) -> str:
-    parts = [f"# {title}"]
+    parts = [f"# {md(title)}"]
     for s in sections:
-        parts += [f"{'#' * s.level} {s.title}", *(markdown_block(b, out_dir) for b in s.blocks)]
+        parts += [f"{'#' * s.level} {md(s.title)}", *(markdown_block(b, out_dir) for b in s.blocks)]
     return "\n\n".join(parts) + "\n"
 
 

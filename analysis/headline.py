@@ -34,7 +34,7 @@ def rank(group: pd.DataFrame) -> dict | None:
     points = len(shared[POINT].drop_duplicates())
     scores = shared.groupby("implementation", sort=False).agg(
         covered=("speed", "size"), speed=("speed", "median"), burst=("burst_speed", "median"))
-    scores = scores[scores["covered"] == points]
+    scores = scores[(scores["covered"] == points) & scores["speed"].notna()]  # a time without its FLOPs: unranked
     if scores.empty:
         return None
     best = scores["speed"].idxmax()

@@ -8,6 +8,7 @@ An implementation keeps one color in every figure of a report; a figure's title 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import matplotlib
 
@@ -16,9 +17,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from analysis.document import Figure  # noqa: E402
+from base.schema import clip  # noqa: E402
 
 MAX_FIGURES = 12  # a huge sweep still gives a readable report
 MAX_PANELS = 8
+PLAIN_TEXT = {"text.parse_math": False}  # names as written: a `$` in a candidate's name is not mathtext
+
+
+def draw(what: str, make: Callable[..., list[Figure]], *args) -> list[Figure | str]:
+    """The figures `make(*args)` draws, names shown as written; if matplotlib fails on the data,
+    a line saying so in their place: a plot never costs the report."""
+    try:
+        with plt.rc_context(PLAIN_TEXT):
+            return list(make(*args))
+    except Exception as err:  # noqa: BLE001 - whatever matplotlib raises, the rest of the report stands
+        plt.close("all")
+        return [f"The {what} could not be drawn: {type(err).__name__}: {clip(str(err), 300)}"]
 
 
 def palette(names: list[str]) -> dict[str, tuple]:

@@ -7,7 +7,6 @@ dates combine: rows are compared by GPU model, implementation and point.
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -17,12 +16,14 @@ import pyarrow.parquet as pq
 
 from analysis.cells import timed_cells
 from analysis.clocks import clocks_section
+from analysis.csvtext import safe_table
 from analysis.document import Section, to_html, to_markdown
 from analysis.frame import load_runs, run_names
 from analysis.headline import confounder_section, headline_section, speedups
-from analysis.plots import correctness_figure, palette, speed_figures, speedup_figure
+from analysis.plots import correctness_figure, draw, palette, speed_figures, speedup_figure
 from analysis.sections import correctness_sections, device_section, failure_section, speed_sections
 from base.errors import BadInput
+from base.outputs import Staged, check_folder
 from base.rundir import RunDir
 
 
@@ -51,9 +52,10 @@ def build(frame: pd.DataFrame, manifests: dict[str, dict], baseline: str | None,
     baseline = choose_baseline(models or list(dict.fromkeys(frame["gpu_name"])), baseline)
     models = [baseline, *[m for m in models if m != baseline]] if models else []
     colors = palette([*frame["implementation"].dropna(), *models])
-    figures = speed_figures(cells, models, colors, plots) + correctness_figure(frame, colors, plots)
+    figures = (draw("speed plots", speed_figures, cells, models, colors, plots)
+               + draw("correctness plot", correctness_figure, frame, colors, plots))
     if len(models) > 1:
-        figures = speedup_figure(speedups(cells, baseline), baseline, colors, plots) + figures
+        figures = draw("speed-up plot", speedup_figure, speedups(cells, baseline), baseline, colors, plots) + figures
     return [headline_section(cells, models, baseline), confounder_section(frame, models),
             clocks_section(frame, cells, models), summary_section(frame, manifests),
             Section("Plots", figures or ["No plots for these runs."]),
@@ -64,24 +66,24 @@ def write_tables(frame: pd.DataFrame, out_dir: Path) -> None:
     table = pa.Table.from_pandas(frame.drop(columns=["device_label", "x", "x_name", "by", "by_name"]),
                                  preserve_index=False)
     pq.write_table(table, out_dir / "results.parquet")
-    pacsv.write_csv(table, out_dir / "results.csv")  # pandas' to_csv: 3.5 s at 100k rows, this: 0.3 s
+    pacsv.write_csv(safe_table(table), out_dir / "results.csv")  # pandas' to_csv: 3.5 s at 100k rows, this: 0.3 s
 
 
 def write_report(run_dirs: list[Path], out_dir: Path | None = None, baseline: str | None = None) -> Path:
-    """Write the report of `run_dirs` into `out_dir` (default: the one run directory); returns report.md."""
+    """Write the report of `run_dirs` into `out_dir` (default: the one run directory); returns
+    report.md. A folder holding what sdpa-bench did not write is refused before anything is
+    written; the files are written whole, or the previous report is left as it was (base/outputs.py)."""
     run_dirs = [RunDir(d) for d in run_dirs]
     manifests = {name: d.manifest() for d, name in zip(run_dirs, run_names([d.path for d in run_dirs]))}
     frame = load_runs(run_dirs)  # the same RunDirs: each manifest is read once
     out_dir = Path(out_dir or run_dirs[0].path)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise BadInput(f"{out_dir}: cannot write the report there: {err.strerror or err}") from None
-    shutil.rmtree(out_dir / "plots", ignore_errors=True)
-    (out_dir / "plots").mkdir()
-    sections = build(frame, manifests, baseline, out_dir / "plots")
-    title = f"sdpa-bench report: {', '.join(manifests)}"
-    write_tables(frame, out_dir)
-    (out_dir / "report.md").write_text(to_markdown(title, sections, out_dir), encoding="utf-8")
-    (out_dir / "report.html").write_text(to_html(title, sections), encoding="utf-8")
+    check_folder(out_dir)
+    with Staged(out_dir, "report") as stage:
+        (stage.path / "plots").mkdir()
+        sections = build(frame, manifests, baseline, stage.path / "plots")
+        title = f"sdpa-bench report: {', '.join(manifests)}"
+        write_tables(frame, stage.path)
+        (stage.path / "report.md").write_text(to_markdown(title, sections, stage.path), encoding="utf-8")
+        (stage.path / "report.html").write_text(to_html(title, sections), encoding="utf-8")
+        stage.commit()
     return out_dir / "report.md"

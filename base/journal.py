@@ -74,36 +74,53 @@ def arrow_schema(types: Mapping[str, type]) -> pa.Schema:
     return pa.schema([(name, ARROW_TYPES[t]) for name, t in types.items()])
 
 
-def read_journal_table(path: Path, types: Mapping[str, type]) -> pa.Table:
+def read_journal_table(path: Path, types: Mapping[str, type], required: tuple[str, ...] = REQUIRED) -> pa.Table:
     """Every complete row of results.jsonl, each column `types` names typed so, any other read with
-    its values' type."""
+    its values' type; a row without a value in each `required` column is corrupt."""
     complete = complete_lines(path)
     schema = arrow_schema(types)
     if not complete.strip():
         return schema.empty_table()
+    try:
+        complete.decode("utf-8")  # pyarrow would take some invalid bytes, then fail on them later
+    except UnicodeDecodeError:
+        raise corrupt(path, complete, "not UTF-8", types, required) from None
     longest = max(len(line) for line in complete.split(b"\n"))
     read = pajson.ReadOptions(block_size=max(MIN_BLOCK_BYTES, 2 * longest + 2))  # a block holds whole lines
     parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
     try:
         table = pajson.read_json(io.BytesIO(complete), read_options=read, parse_options=parse)
-    except pa.ArrowInvalid as err:
-        raise corrupt(path, complete, f"a row does not fit the run's column types: {str(err)[:200]}") from None
-    nested = [f.name for f in table.schema if pa.types.is_nested(f.type)]
-    if any(table[k].null_count for k in REQUIRED if k in table.column_names) or not pc.all(
-            pc.is_in(table["status"], value_set=pa.array(STATUSES))).as_py() or nested or \
-            not set(REQUIRED) <= set(table.column_names):
-        raise corrupt(path, complete, f"field {nested[0]!r} holds a list or an object" if nested else "")
+    except pa.ArrowException as err:
+        raise corrupt(path, complete, f"a row does not fit the run's column types: {str(err)[:200]}", types,
+                      required) from None
+    if not sound(table, required):
+        raise corrupt(path, complete, "a row that is not a result row", types, required)
     return table
 
 
-def corrupt(path: Path, data: bytes, why: str) -> JournalError:
-    number, what = first_bad_line(data) or (0, why or "a row that is not a result row")
-    return JournalError(f"{path}:{number}: corrupt line in the journal ({what}); "
-                        "move the file aside or cut that line, then try again")
+def sound(table: pa.Table, required: tuple[str, ...]) -> bool:
+    """Every row has its required columns, a status of the vocabulary, and flat values only."""
+    if not set(required) <= set(table.column_names) or any(pa.types.is_nested(f.type) for f in table.schema):
+        return False
+    return not any(table[k].null_count for k in required) and pc.all(
+        pc.is_in(table["status"], value_set=pa.array(STATUSES))).as_py()
 
 
-def first_bad_line(data: bytes) -> tuple[int, str] | None:
-    """(1-based number, what is wrong) of the first line that is not a result row, or None."""
+def corrupt(path: Path, data: bytes, why: str, types: Mapping[str, type] | None = None,
+            required: tuple[str, ...] = REQUIRED) -> JournalError:
+    """The error naming the first line that is not a result row; `why` where no one line is to blame."""
+    bad = first_bad_line(data, types or {}, required)
+    where, what = (f"{path}:{bad[0]}: corrupt line", bad[1]) if bad else (f"{path}: corrupt", why)
+    return JournalError(f"{where} in the journal ({what}); move the file aside or cut that line, then try again")
+
+
+def first_bad_line(data: bytes, types: Mapping[str, type] | None = None,
+                   required: tuple[str, ...] = REQUIRED) -> tuple[int, str] | None:
+    """(1-based number, what is wrong) of the first line that is not a result row, or None: not
+    UTF-8 or JSON, a required column missing, a status outside the vocabulary, a list or an
+    object, a value not of its column's type (`types`; a column they do not name keeps the kind
+    of value its first row gave it)."""
+    seen: dict[str, tuple[str, int]] = {}
     for number, line in enumerate(data.splitlines(), 1):
         try:
             row = json.loads(line.decode("utf-8"))
@@ -111,21 +128,53 @@ def first_bad_line(data: bytes) -> tuple[int, str] | None:
             return number, "not UTF-8"
         except json.JSONDecodeError:
             return number, "not JSON"
-        if not isinstance(row, dict) or any(not isinstance(row.get(k), str) for k in REQUIRED):
-            return number, f"not a result row: it lacks {', '.join(REQUIRED)}"
-        if row["status"] not in STATUSES:
-            return number, f"status {row['status'][:40]!r} is none of {', '.join(STATUSES)}"
-        nested = next((k for k, v in row.items() if isinstance(v, (dict, list))), None)
-        if nested is not None:
-            return number, f"field {str(nested)[:40]!r} holds a list or an object; rows hold flat values"
+        if (what := bad_row(row, types or {}, required, seen, number)):
+            return number, what
     return None
 
 
-def read_journal(path: Path) -> list[dict[str, Any]]:
-    """Every complete row as the dict it was written as (the driver's resume and the tests)."""
+def bad_row(row: Any, types: Mapping[str, type], required: tuple[str, ...], seen: dict[str, tuple[str, int]],
+            number: int) -> str:
+    """What is wrong with one parsed line, or ""; `seen` keeps each unnamed column's first kind."""
+    missing = [k for k in required if not isinstance(row, dict) or not isinstance(row.get(k), str)]
+    if missing:
+        return f"not a result row: it lacks {', '.join(missing[:3])}"
+    if row["status"] not in STATUSES:
+        return f"status {row['status'][:40]!r} is none of {', '.join(STATUSES)}"
+    for key, value in row.items():
+        if isinstance(value, (dict, list)):
+            return f"field {str(key)[:40]!r} holds a list or an object; rows hold flat values"
+        if value is None:
+            continue
+        if key in types and not fits(value, types[key]):
+            return f"field {key[:40]!r} holds {str(value)[:40]!r}, not a {types[key].__name__}"
+        first = seen.setdefault(key, (kind(value), number))
+        if key not in types and first[0] != kind(value):
+            return f"field {key[:40]!r} holds {str(value)[:40]!r}, where line {first[1]} holds a {first[0]}"
+    return ""
+
+
+def kind(value: Any) -> str:
+    """What pyarrow makes of a JSON value: a column holds one kind."""
+    return "boolean" if isinstance(value, bool) else "number" if isinstance(value, (int, float)) else "string"
+
+
+def fits(value: Any, column: type) -> bool:
+    """A JSON value that a column of this type holds: an int fits a float column, a bool no number column."""
+    if isinstance(value, bool):
+        return column is bool
+    if isinstance(value, int):
+        return column in (int, float)
+    return isinstance(value, column)
+
+
+def read_journal(path: Path, types: Mapping[str, type] | None = None,
+                 required: tuple[str, ...] = REQUIRED) -> list[dict[str, Any]]:
+    """Every complete row as the dict it was written as (the driver's resume and the tests), each
+    checked as `read_journal_table` would read it."""
     complete = complete_lines(path)
-    if (bad := first_bad_line(complete)) is not None:
-        raise corrupt(path, complete, bad[1])
+    if first_bad_line(complete, types, required) is not None:
+        raise corrupt(path, complete, "", types, required)
     return [json.loads(line) for line in complete.splitlines()]
 
 

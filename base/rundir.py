@@ -1,8 +1,8 @@
 """The run directory, and the one place that knows what it holds.
 
     config.yaml      what was asked, as the user wrote it
-    manifest.json    the config as checked, and per session (a run and each --resume of it) the
-                     argv, the versions and every worker's device
+    manifest.json    the run directory's format, the config as checked, and per session (a run and
+                     each --resume of it) the argv, the versions and every worker's device
     schema.json      the type of every column the run's jobs write, and how the report shows each job
     results.jsonl    one row per finished job (base/journal.py); samples.jsonl: every timed rep
     lock             held by the driver writing here; names its pid
@@ -26,12 +26,13 @@ import pyarrow as pa
 from base import format1
 from base.errors import BadInput
 from base.journal import prune_samples, read_journal, read_journal_table
-from base.schema import DeviceInfo, column_types
+from base.schema import DeviceInfo, column_types, core_columns
 
 CONFIG, MANIFEST, SCHEMA, RESULTS, SAMPLES, LOCK = ("config.yaml", "manifest.json", "schema.json", "results.jsonl",
                                                     "samples.jsonl", "lock")
 RUN_FILES = (CONFIG, MANIFEST, SCHEMA, RESULTS, SAMPLES, LOCK)
-SCHEMA_FORMAT = 2  # schema.json's `format`: a reader refuses a newer one
+# the run directory's format, as schema.json and manifest.json give it (`format`): a reader refuses a newer one
+SCHEMA_FORMAT = 2
 
 
 class RunDirError(BadInput):
@@ -82,6 +83,7 @@ class RunDir:
         manifest = read_json(path, "the run directory is damaged")
         if not isinstance(manifest, dict) or not isinstance(manifest.get("sessions"), list):
             raise RunDirError(f"{path}: not a sdpa-bench manifest (no sessions list)")
+        check_format(path, manifest.get("format", 1))
         return manifest
 
     def schema(self) -> dict[str, Any]:
@@ -90,18 +92,22 @@ class RunDir:
         if not path.is_file():
             return format1.schema()
         schema = read_json(path, "the run directory is damaged")
-        if not isinstance(schema, dict) or not isinstance(schema.get("format"), int) or "columns" not in schema:
+        if not isinstance(schema, dict) or "columns" not in schema:
             raise RunDirError(f"{path}: not a sdpa-bench schema (no format and columns)")
-        if schema["format"] > SCHEMA_FORMAT:
-            raise RunDirError(f"{path}: format {schema['format']} is newer than this sdpa-bench reads "
-                              f"({SCHEMA_FORMAT}); upgrade sdpa-bench to read this run")
+        check_format(path, schema.get("format"))
         return schema
 
     def rows(self) -> pa.Table:
         """Every finished job's row, typed by the run's schema."""
         if not self.path.is_dir():
             raise RunDirError(f"{self.path}: no such run directory")
-        return read_journal_table(self.file(RESULTS), column_types(self.schema()))
+        schema = self.schema()
+        return read_journal_table(self.file(RESULTS), column_types(schema), core_columns(schema))
+
+    def finished(self) -> set[str]:
+        """The ids of the jobs with a row here; each row checked as the report will read it."""
+        schema = self.schema()
+        return {row["job_id"] for row in read_journal(self.file(RESULTS), column_types(schema), core_columns(schema))}
 
     def devices(self) -> list[dict[str, Any]]:
         """Every device of every session, the last session's entry winning per (hostname, device)."""
@@ -129,8 +135,8 @@ class RunDir:
         if not self.path.is_dir():
             raise RunDirError(f"{self.path}: no such run directory; --resume takes a directory that "
                               "`sdpa-bench run` wrote")
-        self.schema()  # a run of a newer format is refused before anything is written
-        done = {row["job_id"] for row in read_journal(self.file(RESULTS))}
+        self.manifest()  # a run of a newer format is refused before anything is written
+        done = self.finished()
         changed = config_differences(self.manifest().get("config", config), config)
         if changed:
             raise RunDirError(f"{self.path}: its config.yaml no longer matches the config its rows were made with "
@@ -147,9 +153,10 @@ class RunDir:
             if config_text is not None:
                 write_whole(self.file(CONFIG), config_text)
             else:
-                prune_samples(self.file(SAMPLES), {row["job_id"] for row in read_journal(self.file(RESULTS))})
+                prune_samples(self.file(SAMPLES), self.finished())
             write_whole(self.file(SCHEMA), json.dumps(schema, indent=1))
-            manifest = self.manifest() if self.file(MANIFEST).exists() else {"config": config, "sessions": []}
+            manifest = self.manifest() if self.file(MANIFEST).exists() else {"format": SCHEMA_FORMAT, "config": config,
+                                                                              "sessions": []}
             manifest["sessions"].append({"started_at": now(), "argv": argv, "versions": dict(versions),
                                          "devices": [], "startup_s": {}})
             self.write_manifest(manifest)
@@ -203,6 +210,15 @@ class RunDir:
             if (d["hostname"], d["device"], d["node"]) == (info.hostname, info.device, info.node):
                 devices[i] = dataclasses.asdict(info)
         self.write_manifest(manifest)
+
+
+def check_format(path: Path, number: object) -> None:
+    """A file of a format this sdpa-bench reads: an int no newer than SCHEMA_FORMAT."""
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise RunDirError(f"{path}: format {str(number)[:20]!r} is not a format number; the run directory is damaged")
+    if number > SCHEMA_FORMAT:
+        raise RunDirError(f"{path}: format {number} is newer than this sdpa-bench reads ({SCHEMA_FORMAT}); "
+                          "upgrade sdpa-bench to read this run")
 
 
 def read_json(path: Path, damaged: str) -> Any:

@@ -78,16 +78,37 @@ class Result:
                 "duration_s": self.duration_s, "finished_at": self.finished_at}
 
 
+MAX_ERROR_CHARS = 8000  # a row's error text at most: one job's 2 MB exception must not cost the run its journal
+
+
+def clip(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """`text`, or its head and its tail with how much was cut between them, in `limit` characters."""
+    if len(text) <= limit:
+        return text
+    room = limit - len(f"\n[... {len(text)} characters cut ...]\n")
+    head, tail = text[:room - room // 2], text[len(text) - room // 2:]
+    return f"{head}\n[... {len(text) - len(head) - len(tail)} characters cut ...]\n{tail}"
+
+
 def make_result(job_id: str, spec: JobSpec, device: DeviceInfo, status: str, error: str = "", attempt: int = 1,
                 metrics: Metrics | None = None, duration_s: float | None = None) -> Result:
-    return Result(job_id, status, error, attempt, {k: getattr(device, k) for k in WHERE}, spec, dict(metrics or {}),
-                  duration_s, datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"))
+    return Result(job_id, status, clip(error), attempt, {k: getattr(device, k) for k in WHERE}, spec,
+                  dict(metrics or {}), duration_s,
+                  datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"))
 
 
 # The columns every row has, in row order (the job's parameters and metrics follow, then TAIL_TYPES).
 FIXED_TYPES = {"job_id": str, "status": str, "error": str, "attempt": int, **{k: str for k in WHERE},
                "job": str, "sweep": str, "seed": int, "point": str, "family": str, "implementation": str}
 TAIL_TYPES = {"duration_s": float, "finished_at": str}
+# The columns no reader can do without: a row lacking one is corrupt. Format 1 rows had no names.
+CORE = ("job_id", "status", "job", "sweep", "hostname", "device", "gpu_name")
+NAMES = ("point", "family", "implementation")
+
+
+def core_columns(schema: Mapping[str, Any]) -> tuple[str, ...]:
+    """The columns every row of a run with this schema.json holds."""
+    return CORE + (NAMES if schema["format"] >= 2 else ())
 
 
 def column_types(schema: Mapping[str, Any]) -> dict[str, type]:

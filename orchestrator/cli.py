@@ -16,14 +16,21 @@ from pathlib import Path
 
 from base.errors import BadInput
 
+PRIVATE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # 0: Ray takes 127.0.0.1 as the node's address
 INTERRUPTED_EXIT_CODE = 130  # as a shell reports Ctrl-C: the run stopped early, its report covers what finished
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
 
 def private_ray(address: str | None) -> None:
-    """Embedded Ray binds every server to loopback: Ray 2.60 reads this before it is imported."""
-    if not address:
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    """Embedded Ray binds every server to loopback: Ray 2.60 reads this before it is imported. It
+    is set whatever the environment held: with a user's =1, 12 of Ray's 13 listening sockets were
+    on every interface. (orchestrator.cluster refuses to start one where Ray read it otherwise.)"""
+    if address:
+        return
+    if os.environ.get(PRIVATE, "0").lower() in ("1", "true"):
+        print(f"sdpa-bench: {PRIVATE}={os.environ[PRIVATE]} ignored: a run without --address keeps Ray on loopback "
+              "(docs/cluster.md)", flush=True)
+    os.environ[PRIVATE] = "0"
 
 
 def stamp() -> str:
@@ -49,7 +56,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     text = config_path.read_text(encoding="utf-8")
     outcome = run_sweep(config, text, run_dir, args.address, resume=bool(args.resume))
-    print(f"sdpa-bench: report written to {outcome.report}")
+    if outcome.report is not None:
+        print(f"sdpa-bench: report written to {outcome.report}")
     return finish(INTERRUPTED_EXIT_CODE if outcome.interrupted else 0)
 
 
@@ -92,14 +100,16 @@ def cmd_pack(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from analysis.compare import compare, format_table
+    from analysis.compare import compare, format_table, write_csv
+    from base.outputs import check_file
 
     if not (math.isfinite(args.threshold) and 0 <= args.threshold < 100):
         raise BadInput(f"--threshold {args.threshold}: give a finite fraction such as 0.05")
+    out = Path(args.output or Path(args.run_b) / "compare.csv")
+    check_file(out, "compare")  # before the work: a run's own file is never the output
     both = compare(Path(args.run_a), Path(args.run_b), args.threshold)
     print(format_table(both))
-    out = Path(args.output or Path(args.run_b) / "compare.csv")
-    both.to_csv(out, index=False)
+    write_csv(both, out)
     print(f"sdpa-bench: ratio table written to {out}")
     regressed = (both["verdict"] == "regression").any()
     return 1 if regressed and args.fail_on == "regression" else 0
@@ -181,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as err:
         print(f"sdpa-bench: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C outside a run's own handling: what was written is whole (base/outputs.py)
+        print("sdpa-bench: interrupted; nothing half-written was left behind", file=sys.stderr)
+        return INTERRUPTED_EXIT_CODE
 
 
 if __name__ == "__main__":

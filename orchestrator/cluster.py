@@ -5,7 +5,8 @@ each holding `num_gpus=1` and pinned to that node; a cluster with no GPU at all 
 worker per node. Embedded Ray (no --address) is sized for a small machine and private to it:
 no dashboard, a small object store, and every server bound to loopback (cli.py sets
 RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 before Ray is imported: Ray 2.60 then takes 127.0.0.1 as
-the node's address, where otherwise its gRPC servers listen on every interface).
+the node's address, where otherwise its gRPC servers listen on every interface; where Ray was
+imported with it on, no embedded Ray is started).
 """
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import threading
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from base.errors import BadInput
 from base.schema import DeviceInfo
 from base.settings import MemoryBudget, TimingConfig
+from orchestrator.address import check_cluster
 from orchestrator.worker import DeviceWorker
 
 OBJECT_STORE_BYTES = 256 * 2**20
@@ -29,10 +32,21 @@ def connect(address: str | None) -> None:
     if address:
         ray.init(address=address, log_to_driver=False)
     else:
+        check_private()
         # "local": always a new instance of our own; a bare ray.init() would attach to any cluster
         # `ray start` left running on this machine (and then refuse the object store size)
         ray.init(address="local", include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES,
                  log_to_driver=False)
+
+
+def check_private() -> None:
+    """Embedded Ray must take loopback as its address; Ray read the variable when it was imported
+    (before sdpa-bench could set it, in a script or a notebook that imported Ray first)."""
+    from ray._private import ray_constants
+
+    if ray_constants.ENABLE_RAY_CLUSTER:
+        raise BadInput(f"Ray was imported with {ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR}=1: an embedded Ray would "
+                       "listen on every interface; set it to 0 before Ray is imported, or give --address")
 
 
 def gpus_per_node() -> dict[str, int]:
@@ -81,6 +95,8 @@ def disconnect() -> bool:
 
 def describe_devices(address: str | None) -> list[DeviceInfo]:
     """Start one worker per device, ask each who it is, stop them: what a run would use."""
+    if address:
+        check_cluster(address)  # in seconds: ray.init would wait minutes on a dead port
     connect(address)
     workers = start_workers(TimingConfig(), MemoryBudget(), max_restarts=0)
     stop_workers([w for w, _ in workers])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,11 @@ from base.fields import bounded, choices
 from base.settings import DAY_S, MemoryBudget, TimingConfig
 from jobs import JOBS
 
+# A sweep's or a candidate's name reaches every output as written (tables, plots, CSV, the terminal):
+# letters, digits, _ . and -, starting with neither a formula sign nor punctuation.
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
+NAME_RULE = "a name is 1 to 64 letters, digits, _ . or -, starting with a letter, a digit or _"
+IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 MAX_CONFIG_BYTES = 2**20
 MAX_DEPTH = 32  # YAML nesting: a config needs 5 levels
 INT64_MAX = 2**63 - 1
@@ -115,6 +121,9 @@ def load_config(path: str | Path) -> Config:
 def config_from_data(data: Any) -> Config:
     config = parse(Config, data, "config")
     names = [s.name for s in config.sweeps]
+    for i, name in enumerate(names):
+        if not NAME.fullmatch(name):
+            raise ConfigError(f"config.sweeps[{i}].name: {short(name)} is not allowed; {NAME_RULE}")
     if len(set(names)) != len(names):
         raise ConfigError(f"config.sweeps: sweep names must be unique, got {short(names)}")
     check_candidates(config)
@@ -125,8 +134,9 @@ def check_candidates(config: Config) -> None:
     """Candidate names are new, their targets import paths; a field that takes them (a backend)
     allows the job's own choices and those names."""
     for name, target in config.candidates.items():
-        module, _, function = target.partition(":")
-        if name in candidate_fields_choices(config) or not module or not function:
+        if not NAME.fullmatch(name):
+            raise ConfigError(f"config.candidates: {short(name)} is not allowed as a name; {NAME_RULE}")
+        if name in candidate_fields_choices(config) or not IMPORT_PATH.fullmatch(target):
             raise ConfigError(f"config.candidates.{name}: {short(target)} is not allowed; give a name that is not a "
                               "built-in backend and an import path of the form package.module:function")
     for i, sweep in enumerate(config.sweeps):

@@ -23,7 +23,7 @@ import ray
 from ray.exceptions import ActorDiedError, ActorUnschedulableError, RayActorError, RayError
 
 from base.point import JobSpec
-from base.schema import DeviceInfo, Result, make_result
+from base.schema import DeviceInfo, Result, clip, make_result
 from jobs import JOBS
 from orchestrator.config import RunConfig
 from orchestrator.sink import RunSink
@@ -113,7 +113,8 @@ def larger(spec: JobSpec, than: JobSpec) -> bool:
 
 
 def failure(slot: Slot, job: Pending, status: str, reason: str, duration_s: float | None = None) -> Result:
-    """The row of a job that ended without its worker's answer."""
+    """The row of a job that ended without its worker's answer (make_result clips the reason: Ray's
+    messages can carry a whole traceback)."""
     return make_result(job.job_id, job.spec, slot.info, status, reason.strip(), job.attempt, duration_s=duration_s)
 
 
@@ -169,7 +170,7 @@ def on_call_error(slot: Slot, err: Exception) -> list[Result]:
         return []
     job = slot.job
     slot.state, slot.job, slot.ref = SlotState.IDLE, None, None
-    return [failure(slot, job, "error", f"the worker's call failed: {type(err).__name__}: {str(err)[:2000]}")]
+    return [failure(slot, job, "error", f"the worker's call failed: {type(err).__name__}: {clip(str(err), 2000)}")]
 
 
 def on_identity(slot: Slot, info: DeviceInfo) -> bool:

@@ -79,7 +79,7 @@ def raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
 
 @dataclass(frozen=True)
 class RunOutcome:
-    report: Path
+    report: Path | None  # None: a second Ctrl-C stopped the report
     interrupted: bool  # stopped by Ctrl-C/SIGTERM before every job finished
 
 
@@ -87,16 +87,29 @@ def run_sweep(config: Config, config_text: str, path: Path, address: str | None,
               resume: bool = False) -> RunOutcome:
     """Run every job of `config` not yet in the run directory at `path`, then write the report."""
     jobs = expand_config(config)  # every config error surfaces here, before Ray starts
+    if address:
+        from orchestrator.address import check_cluster
+
+        check_cluster(address)  # before the run directory: a dead address costs nothing
     run_dir = RunDir(path)
     done = prepare_run_dir(run_dir, config, config_text, jobs, resume)
     report_import = import_in_background("analysis.report")
     try:
         interrupted = drive_run(config, jobs, done, run_dir, address)
-        report_import.join()
-        from analysis.report import write_report  # loaded by now: a dictionary lookup
-        return RunOutcome(write_report([path]), interrupted)
+        return RunOutcome(report(path, report_import), interrupted)
+    except KeyboardInterrupt:  # Ctrl-C (a second one, after a first stopped the jobs) while the report was written
+        print(f"sdpa-bench: interrupted while writing the report; every finished row is on disk and a previous "
+              f"report is as it was; `sdpa-bench report {path}` writes it", flush=True)
+        return RunOutcome(None, True)
     finally:
         run_dir.unlock()
+
+
+def report(path: Path, report_import: threading.Thread) -> Path:
+    report_import.join()
+    from analysis.report import write_report  # loaded by now: a dictionary lookup
+
+    return write_report([path])
 
 
 def plan_slots(config: Config, jobs, done: set[str], workers: list) -> list:

@@ -10,13 +10,15 @@ access from the client.
 from __future__ import annotations
 
 import base64
-import io
+import binascii
 import shutil
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+from base import archive
+from orchestrator.address import AddressError, check_dashboard
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "----- sdpa-bench run directory (tar.gz, base64) -----", "----- end of run directory -----"
@@ -26,25 +28,26 @@ POLL_S = 2.0
 
 
 def pack(run_dir: Path) -> None:
-    """Print `run_dir` as a base64 tar.gz between the two marker lines."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        tar.add(run_dir, arcname=".")
+    """Print the run directory `run_dir` as a base64 tar.gz between the two marker lines."""
+    data = archive.pack(run_dir)
     print(BEGIN)
-    encoded = base64.b64encode(buf.getvalue()).decode()
+    encoded = base64.b64encode(data).decode()
     print("\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76)))
     print(END, flush=True)
 
 
 def unpack(logs: str, run_dir: Path) -> bool:
-    """Cut the packed run directory out of a job's logs into `run_dir`; False if it is not there."""
+    """Cut the packed run directory out of a job's logs into `run_dir`; False if it is not there.
+    What a cluster sends is untrusted: base/archive.py checks every member before writing one."""
     start, end = logs.rfind(BEGIN), logs.rfind(END)
     if start < 0 or end < start:
         return False
-    data = base64.b64decode("".join(logs[start + len(BEGIN):end].split()))
+    try:
+        data = base64.b64decode("".join(logs[start + len(BEGIN):end].split()), validate=True)
+    except binascii.Error as err:
+        raise archive.ArchiveError(f"the returned run directory is not base64: {err}") from None
     run_dir.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        tar.extractall(run_dir, filter="data")
+    archive.extract(data, run_dir)
     return True
 
 
@@ -72,13 +75,23 @@ def wait(client, job_id: str, timeout_s: float) -> str:
     return str(status.value)
 
 
+def job_api(address: str, call, *args, **kwargs):
+    """`call(*args, **kwargs)` against the job API at `address`; what it raises on a wrong or a
+    refusing address (no job API there, a missing token) is one line."""
+    try:
+        return call(*args, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError, OSError) as err:
+        raise AddressError(f"--address {address}: the job API refused: {' '.join(str(err).split())[:300]}") from None
+
+
 def submit(address: str, config_path: Path, run_dir: Path, timeout_s: float) -> int:
     from ray.job_submission import JobSubmissionClient
 
-    client = JobSubmissionClient(address)
+    check_dashboard(address)
+    client = job_api(address, JobSubmissionClient, address)
     folder = stage(config_path)
     try:
-        job_id = client.submit_job(entrypoint=ENTRYPOINT, runtime_env={"working_dir": str(folder)})
+        job_id = job_api(address, client.submit_job, entrypoint=ENTRYPOINT, runtime_env={"working_dir": str(folder)})
     finally:
         shutil.rmtree(folder)
     print(f"sdpa-bench: submitted job {job_id} to {address}", flush=True)

@@ -153,3 +153,35 @@ def varlen_right(q, k, v, cu_seqlens, max_seqlen):
 def varlen_one_document(q, k, v, cu_seqlens, max_seqlen):
     """Causal over the whole packed batch: each sequence also sees the ones packed before it."""
     return _decode(q, k, v, len(q))
+
+
+def raises_huge(q, k, v, **kw):
+    """An exception with a 2 MB message (and its repetition in the traceback): one row must stay small."""
+    raise ValueError("head of the message " + "x" * 2_000_000 + " tail of the message")
+
+
+# Kernels that leave the process changed beyond torch's settings: the worker must notice and restart.
+def replaces_perf_counter(q, k, v, **kw):
+    """Makes the clock run 10x slow: every time read through it after this looks 10x faster."""
+    import time
+    real = time.perf_counter
+    time.perf_counter = lambda: real() / 10
+    return _attend(q, k, v, **kw)
+
+
+def leaves_a_thread(q, k, v, **kw):
+    """Starts a thread that keeps running matmuls into torch after the job."""
+    import threading
+    if not any(t.name == "left-behind" for t in threading.enumerate()):
+        a = torch.randn(64, 64)
+        threading.Thread(target=lambda: [a @ a for _ in iter(int, 1)], name="left-behind", daemon=True).start()
+    return _attend(q, k, v, **kw)
+
+
+def leaves_a_child(q, k, v, **kw):
+    """Starts a child process that outlives the job (it would sleep 10 minutes)."""
+    import subprocess
+    import sys
+    if not CALLS.get("child"):
+        CALLS["child"] = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"]).pid
+    return _attend(q, k, v, **kw)

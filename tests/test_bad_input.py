@@ -146,3 +146,61 @@ def test_report_of_a_directory_without_a_manifest(tmp_path, capsys):
     (tmp_path / "r" / "results.jsonl").write_text("")
     refused(capsys, ["report", str(tmp_path / "r")], "no manifest.json here")
     assert not Path(tmp_path / "r" / "report.md").exists() and os.listdir(tmp_path / "r") == ["results.jsonl"]
+
+
+def refused_in_bounded_memory(capsys, argv: list[str], message: str) -> str:
+    """`refused`, and the refusal allocated under 64 MiB: nothing was read whole or expanded."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        err = refused(capsys, argv, message)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20, peak
+    return err
+
+
+def test_a_grid_of_millions_of_points_is_counted_not_expanded(tmp_path, capsys):
+    hundred, four_hundred = (", ".join(str(i) for i in range(1, n + 1)) for n in (100, 400))
+    config = tmp_path / "huge.yaml"
+    config.write_text(GOOD + f"""  - name: huge
+    grid: {{batch: [{hundred}], heads: [{hundred}], seq_len: [{four_hundred}], head_dim: [8], dtype: [float32],
+           backend: [math]}}
+""")
+    assert config.stat().st_size < 25_000
+    err = refused_in_bounded_memory(capsys, ["run", "-c", str(config), "-o", str(tmp_path / "run")],
+                                    "config.sweeps: 4000002 points, more than run.max_jobs=100000")
+    assert "sweeps[1] (huge) makes 4000000 of them" in err and not (tmp_path / "run").exists()
+
+
+def test_run_max_jobs_raises_the_limit(tmp_path):
+    from orchestrator.config import load_config
+    from orchestrator.sweep import check_size
+
+    axis = ", ".join(str(i) for i in range(1, 401))
+    config = tmp_path / "big.yaml"
+    config.write_text(GOOD.replace("seq_len: [16, 24]", f"seq_len: [{axis}], batch: [{axis}]").replace(
+        "batch: [1], ", "").replace("run: {measure_ceilings: false}", "run: {measure_ceilings: false, max_jobs: 200000}"))
+    check_size(load_config(config))  # 160,000 points, under the raised limit: no refusal
+
+
+@pytest.mark.parametrize("text,message", [
+    (GOOD + "run: {seed: 1}\n", "line 7: key 'run' is given twice; keep one"),
+    ("[" * 20000 + "]" * 20000 + "\n", "nested more than 32 levels deep"),
+    ("- " * 20000 + "x\n", "nested more than 32 levels deep"),
+])
+def test_duplicate_keys_and_deep_nesting_are_one_line(text, message, tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    refused_in_bounded_memory(capsys, ["run", "-c", str(config), "-o", str(tmp_path / "run")], message)
+
+
+def test_a_2_gb_sparse_config_is_refused_by_its_size_unread(tmp_path, capsys):
+    config = tmp_path / "sparse.yaml"
+    with open(config, "wb") as f:
+        f.write(GOOD.encode())
+        f.truncate(2 * 2**30)  # a real 2 GB file, holes after the text
+    refused_in_bounded_memory(capsys, ["run", "-c", str(config), "-o", str(tmp_path / "run")],
+                              "2147483648 bytes; a config is at most 1048576 bytes")

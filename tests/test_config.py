@@ -78,3 +78,32 @@ def test_missing_config_file_and_missing_run_dir(tmp_path, capsys):
     assert "no such config file" in capsys.readouterr().err
     assert main(["report", str(tmp_path)]) == 2
     assert "no manifest.json here" in capsys.readouterr().err
+
+
+NAMED = GOOD.replace("backend: [math]", "backend: [math, mine]") + "candidates: {mine: 'tests.candidates:right'}\n"
+
+
+@pytest.mark.parametrize("text,message", [
+    (GOOD.replace("name: s", "name: ''"), "config.sweeps[0].name: '' is not allowed; a name is 1 to 64 letters"),
+    (GOOD.replace("name: s", "name: '<script>x</script>'"), "config.sweeps[0].name: '<script>x</script>' is not allowed"),
+    (GOOD.replace("name: s", "name: 'a|b'"), "config.sweeps[0].name: 'a|b' is not allowed"),
+    (GOOD.replace("name: s", "name: '=cmd'"), "config.sweeps[0].name: '=cmd' is not allowed"),
+    (GOOD.replace("name: s", "name: \"a\\nb\""), "config.sweeps[0].name: 'a\\nb' is not allowed"),
+    (GOOD.replace("name: s", f"name: {'s' * 65}"), "is not allowed; a name is 1 to 64 letters"),
+    (NAMED.replace("mine", "'$\\frac{$'"), "config.candidates: '$\\\\frac{$' is not allowed as a name; a name is 1 to 64"),
+    (NAMED.replace("mine", "''"), "config.candidates: '' is not allowed as a name"),
+    (NAMED.replace("tests.candidates:right", "tests.candidates:"), "config.candidates.mine: 'tests.candidates:' is not allowed"),
+    (NAMED.replace("tests.candidates:right", ":right"), "config.candidates.mine: ':right' is not allowed"),
+    (NAMED.replace("tests.candidates:right", "tests candidates:right"), "config.candidates.mine: 'tests candidates:right' is not"),
+    (NAMED.replace("tests.candidates:right", "tests.candidates:right:x"), "config.candidates.mine: 'tests.candidates:right:x'"),
+])
+def test_names_are_what_every_output_can_carry(text, message, write_config, tmp_path, capsys):
+    assert main(["run", "-c", str(write_config(text)), "-o", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_names_of_letters_digits_and_punctuation_load(write_config):
+    config = load_config(write_config(NAMED.replace("name: s", "name: fa_style-v2.1").replace("mine", "my_kernel.v2")))
+    assert config.sweeps[0].name == "fa_style-v2.1" and list(config.candidates) == ["my_kernel.v2"]

@@ -48,6 +48,7 @@ def test_a_kernel_raising_keyboardinterrupt_or_systemexit_costs_that_job_only(ra
     ("returns_nan", "BadOutput: the output has NaN or Inf where attention has finite values"),
     ("returns_transposed", "BadOutput: the output is torch.float32 (1, 16, 2, 8); expected torch.float32 (1, 2, 16, 8)"),
     ("overwrites_inputs", "BadOutput: the call changed its inputs"),
+    ("right_then_none", "BadOutput: timed rep 1 returned NoneType, not what the checked probe call returned"),
 ])
 def test_a_kernel_whose_output_is_not_attention_is_an_error_row_never_a_timing(name, message, ray_fake_gpus,
                                                                                write_config, tmp_path):
@@ -128,3 +129,21 @@ def test_compare_with_nothing_in_common_is_bad_input_not_a_verdict(tmp_path, cap
         assert main(["compare", str(a), str(other)]) == 2
         err = capsys.readouterr().err
         assert "no timed point in common" in err and err.count("\n") == 1
+
+
+def test_a_2_mb_exception_costs_neither_the_journal_the_report_nor_resume(ray_fake_gpus, write_config, tmp_path):
+    from base.schema import MAX_ERROR_CHARS
+
+    path = write_config(candidates_config("raises_huge"))
+    run_sweep(load_config(path), path.read_text(), tmp_path / "run", address=None)
+    journal = tmp_path / "run" / "results.jsonl"
+    assert journal.stat().st_size < 100_000  # 4 MB a row before: the message, then again in the traceback
+    frame = load_results(tmp_path / "run")
+    errors = frame.loc[frame["sweep"] == "cand", "error"]
+    assert len(errors) == 2 and (errors.str.len() <= MAX_ERROR_CHARS).all()
+    for error in errors:
+        assert error.startswith("ValueError: head of the message xxx") and "characters cut" in error
+        assert "tail of the message" in error and "raises_huge" in error  # the traceback's tail is kept
+    assert "**error** `raises_huge` ×2: ValueError: head of the message" in (tmp_path / "run" / "report.md").read_text()
+    outcome = run_sweep(load_config(path), path.read_text(), tmp_path / "run", address=None, resume=True)
+    assert outcome.report.exists() and len(journal.read_text().splitlines()) == 4  # nothing ran twice

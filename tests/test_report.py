@@ -232,3 +232,26 @@ def test_the_clocks_section_and_burst_beside_sustained_by_hand(tmp_path):
     # a cell: sustained 10 / 1.2 TFLOPS, and its burst 10 / 1.0, 1.2x faster
     assert "1.2 ms · 8.33 TFLOPS · burst 10 (gap 1.20×)" in report
     assert "| float16 d1 non-causal fwd | **cudnn** 8.71 TFLOPS (2 points, burst 10) |" in report
+
+
+def test_a_math_only_sweep_in_the_family_does_not_make_math_the_headline(tmp_path):
+    """Sweep `both` times default and math at two points (math 0.3x default there); sweep `long`, in
+    the same shape family, times only math, at long sequences where its TFLOPS are high. The family's
+    winner is ranked over the points both ran: default, over 2 points."""
+    rows = [bench("cuda:0", H100, impl, seq, ms, sweep="both") for seq in (1024, 2048)
+            for impl, ms in (("default", 1.0), ("math", 1 / 0.3))]
+    rows += [bench("cuda:0", H100, "math", seq, 0.1, sweep="long") for seq in (8192, 16384, 32768)]
+    report = write_report([write_run(tmp_path / "run", rows)]).read_text()
+    head = report[:report.index("## What else differs")]
+    assert f"| shape family | {H100} |" in head
+    assert "| float16 d1 non-causal fwd | **default** 10 TFLOPS (2 points) |" in head
+
+
+def test_an_ok_speed_row_without_a_time_is_no_cell_and_no_crash(tmp_path):
+    """A job may end ok without timing a point (a custom job's contract allows it); such a row is
+    counted, never ranked."""
+    rows = [bench("cuda:0", H100, "flash", 512, 1.0),
+            synthetic_row(job_id="untimed", gpu_name=H100, backend="math", seq_len=512, kv_len=512, mode="bwd")]
+    report = write_report([write_run(tmp_path / "run", rows)]).read_text()
+    assert "| float16 d1 non-causal fwd | **flash** 10 TFLOPS (1 point) |" in report
+    assert "Jobs by status: ok 2." in report

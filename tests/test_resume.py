@@ -26,11 +26,11 @@ sweeps:
 TOTAL = 24
 
 
-def start_run(config, run_dir) -> subprocess.Popen:
+def start_run(config, run_dir, env=None) -> subprocess.Popen:
     # its own session, so the test can clean up the Ray processes the killed driver leaves behind
     return subprocess.Popen([sys.executable, "-m", "orchestrator", "run", "-c", str(config), "-o", str(run_dir)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
 
 
 def wait_for_rows(run_dir, n, proc, timeout=120):
@@ -137,3 +137,23 @@ def test_sigterm_to_the_whole_process_group_reports_and_exits_130(write_config, 
     assert "report written to" in out
     assert f"Jobs by status: ok {len(ids(run_dir))}." in (run_dir / "report.md").read_text()
     assert took < 45, took  # not Ray's 60 s wait for its vanished control process
+
+
+def test_a_second_driver_on_a_running_run_is_refused_naming_the_first(write_config, tmp_path):
+    """`run --resume DIR` while the first run is still going: one line naming the pid holding the run,
+    exit 2, and not one row from the second driver."""
+    config, run_dir = write_config(SLOW), tmp_path / "run"
+    proc = start_run(config, run_dir)
+    try:
+        wait_for_rows(run_dir, 2, proc)
+        second = run_cli("run", "--resume", str(run_dir))
+        assert proc.poll() is None  # the first is still going
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        kill_session(proc)
+    assert second.returncode == 2, second.stdout[-2000:] + second.stderr[-2000:]
+    assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
+    assert f"another sdpa-bench (pid {proc.pid}) is writing this run" in second.stderr
+    rows = ids(run_dir)
+    assert len(rows) == len(set(rows)) and "jobs on" not in second.stdout  # the second driver ran nothing
