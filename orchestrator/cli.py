@@ -44,11 +44,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         run_dir, config_path = Path(args.output or f"runs/{stamp()}"), Path(args.config or DEFAULT_CONFIG)
     config = load_config(config_path)
+    if not math.isfinite(args.progress_every) or args.progress_every <= 0:
+        raise BadInput(f"--progress-every {args.progress_every}: give a positive number of seconds")
     private_ray(args.address)
-    from orchestrator.launch import run_sweep  # imports Ray and torch: only when running
+    from orchestrator.launch import Display, run_sweep  # imports Ray and torch: only when running
 
     text = config_path.read_text(encoding="utf-8")
-    outcome = run_sweep(config, text, run_dir, args.address, resume=bool(args.resume))
+    outcome = run_sweep(config, text, run_dir, args.address, resume=bool(args.resume),
+                        display=Display(args.verbose, args.progress_every))
     print(f"sdpa-bench: report written to {outcome.report}")
     return finish(INTERRUPTED_EXIT_CODE if outcome.interrupted else 0)
 
@@ -139,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", help="run directory to create (default: runs/<timestamp>)")
     run.add_argument("--address", help="attach to this Ray cluster (e.g. auto) instead of starting one")
     run.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run: only missing jobs run")
+    run.add_argument("-v", "--verbose", action="store_true", help="a line per finished job, beside the progress")
+    run.add_argument("--progress-every", type=float, default=15.0, metavar="SECONDS",
+                     help="not on a terminal: a summary line this often (default 15)")
     run.set_defaults(func=cmd_run)
     selftest = sub.add_parser("selftest", help="inject OOM, exceptions, crashes and a hang on every device; "
                                                "check each is recorded")
