@@ -34,9 +34,9 @@ def headline(r: Result) -> str:
     return r.error.splitlines()[0][:80] if r.error else ""
 
 
-def job_line(r: Result, done: int, total: int) -> str:
+def job_line(r: Result, done: int, total: int, with_headline: bool = True) -> str:
     return (f"[{done:>4}/{total}] {r.status:<11} {r.where['device']:<7} {r.spec.params.implementation():<10} "
-            f"{r.spec.sweep}: {r.spec.label()}  {headline(r)}")
+            f"{r.spec.sweep}: {r.spec.label()}" + (f"  {headline(r)}" if with_headline else ""))
 
 
 def duration(seconds: float) -> str:
@@ -106,9 +106,10 @@ class LogProgress:
 
     def job_done(self, r: Result) -> None:
         self.tally.add(r)
+        in_full = r.status != "ok" and bool(r.error)  # the whole error follows the row's line
         if self.verbose or r.status != "ok":
-            self.note(job_line(r, self.tally.done, self.tally.total))
-        if r.status != "ok" and r.error:
+            self.note(job_line(r, self.tally.done, self.tally.total, with_headline=not in_full))
+        if in_full:
             self.note("\n".join(f"    {line}" for line in r.error.splitlines()))
         self.tick()
 
