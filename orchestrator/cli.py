@@ -148,6 +148,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from analysis.export import export
+
+    count = export([Path(d) for d in args.run_dirs], Path(args.output), args.format)
+    print(f"sdpa-bench: {count} records ({args.format}) written to {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sdpa-bench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -190,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--baseline", metavar="GPU_MODEL",
                         help="the GPU model others are compared to (default: the first)")
     report.set_defaults(func=cmd_report)
+    export = sub.add_parser("export", help="write runs as records for a benchmark database (PyTorch's v3)")
+    export.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    export.add_argument("--format", default="pytorch-v3", help="pytorch-v3 (the default): PyTorch's benchmark "
+                                                              "database records, one JSON object a line")
+    export.add_argument("-o", "--output", required=True, metavar="FILE", help="the file to write")
+    export.set_defaults(func=cmd_export)
     return parser
 
 
