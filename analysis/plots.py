@@ -2,8 +2,11 @@
 parameter its curve runs along (log scale), a panel per implementation and a line per GPU model when
 models are compared (one panel, a line per implementation, for a single model; a job that ranks
 within a parameter, such as decode's batch, gets a panel per value of it); each model's speed-up
-over the baseline model per implementation; the correctness error ratio per implementation.
-An implementation keeps one color in every figure of a report; a figure's title is its caption.
+over the baseline model per implementation; the correctness error ratio per implementation; each
+implementation's time across dates (analysis/trend.py).
+An implementation keeps one color in every figure of a report (`palette`, made once per report);
+a figure's title is its caption, never drawn in the figure: axes titles only name panels. Each
+Figure says what its legend entries are drawn in and which titles it draws, so tests can hold that.
 """
 from __future__ import annotations
 
@@ -13,7 +16,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on a server or in CI
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
 
 from analysis.document import Figure  # noqa: E402
 
@@ -34,10 +39,23 @@ def set_margins(fig: plt.Figure, left_in: float, right_in: float, bottom_in: flo
                         top=1 - top_in / height, wspace=0.15)
 
 
-def save(fig: plt.Figure, path: Path) -> Path:
+def legend_colors(fig: plt.Figure) -> dict[str, str]:
+    """Each legend entry's label -> the color its handle is drawn in (a line's, a bar's face)."""
+    found = {}
+    for legend in filter(None, [ax.get_legend() for ax in fig.axes]):
+        for handle, label in zip(legend.legend_handles, legend.get_texts()):
+            color = handle.get_color() if hasattr(handle, "get_color") else handle.get_facecolor()
+            found[label.get_text()] = to_hex(color)
+    return found
+
+
+def finish(title: str, fig: plt.Figure, path: Path) -> Figure:
+    """Save and close the figure; the Figure says what it drew."""
+    titles = [t for t in [fig.get_suptitle(), *(ax.get_title() for ax in fig.axes)] if t]
+    legend = legend_colors(fig)
     fig.savefig(path, dpi=90)
     plt.close(fig)
-    return path
+    return Figure(title, path, legend, tuple(titles))
 
 
 def speed_figures(cells: pd.DataFrame, models: list[str], colors: dict[str, tuple], out_dir: Path) -> list[Figure]:
@@ -47,8 +65,7 @@ def speed_figures(cells: pd.DataFrame, models: list[str], colors: dict[str, tupl
             continue
         unit, x_name = cells_of["speed_unit"].iloc[0], cells_of["x_name"].iloc[0]
         title = f"{unit} against {x_name}: {family}"
-        path = draw_family(cells_of, models, colors, out_dir / f"speed_{len(figures)}.png")
-        figures.append(Figure(title, path))
+        figures.append(draw_family(title, cells_of, models, colors, out_dir / f"speed_{len(figures)}.png"))
     return figures
 
 
@@ -63,7 +80,7 @@ def panels_of(family: pd.DataFrame, models: list[str]) -> tuple[str, str, list, 
     return "gpu_name", "implementation", models, impls
 
 
-def draw_family(family: pd.DataFrame, models: list[str], colors: dict[str, tuple], path: Path) -> Path:
+def draw_family(title: str, family: pd.DataFrame, models: list[str], colors: dict[str, tuple], path: Path) -> Figure:
     panel, line, panels, lines = panels_of(family, models)
     legend_outside = line == "implementation"
     width = 3.6 * len(panels) + (2.7 if legend_outside else 0.8)
@@ -87,7 +104,7 @@ def draw_family(family: pd.DataFrame, models: list[str], colors: dict[str, tuple
     outside = {"loc": "upper left", "bbox_to_anchor": (1.0, 1.0)} if legend_outside else {}
     axes[0][-1 if outside else 0].legend(title=line.replace("gpu_name", "GPU model"), fontsize=8, **outside)
     set_margins(fig, left_in=0.75, right_in=1.9 if legend_outside else 0.15, bottom_in=0.55, top_in=0.35)
-    return save(fig, path)
+    return finish(title, fig, path)
 
 
 def speedup_figure(ups: pd.DataFrame, baseline: str, colors: dict[str, tuple], out_dir: Path) -> list[Figure]:
@@ -101,7 +118,7 @@ def speedup_figure(ups: pd.DataFrame, baseline: str, colors: dict[str, tuple], o
     ax.set(xlabel="implementation", ylabel=f"× {baseline} (geometric mean over shared points)")
     ax.legend(title="GPU model", fontsize=8)
     set_margins(fig, left_in=0.75, right_in=0.15, bottom_in=0.6, top_in=0.2)
-    return [Figure(f"Speed-up over {baseline} per implementation", save(fig, out_dir / "speedup.png"))]
+    return [finish(f"Speed-up over {baseline} per implementation", fig, out_dir / "speedup.png")]
 
 
 def correctness_figure(frame: pd.DataFrame, colors: dict[str, tuple], out_dir: Path) -> list[Figure]:
@@ -119,5 +136,41 @@ def correctness_figure(frame: pd.DataFrame, colors: dict[str, tuple], out_dir: P
     ax.set(xlabel="GPU model and dtype", ylabel="worst error ÷ input-dtype formula's (log)")
     ax.legend(title="implementation", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     set_margins(fig, left_in=0.75, right_in=1.8, bottom_in=0.9, top_in=0.2)
-    return [Figure("Correctness: worst error ÷ the input-dtype formula's, per implementation (pass ≤ 2×)",
-                   save(fig, out_dir / "correctness.png"))]
+    return [finish("Correctness: worst error ÷ the input-dtype formula's, per implementation (pass ≤ 2×)", fig,
+                   out_dir / "correctness.png")]
+
+
+TREND_KEY = ["job", "sweep", "point", "gpu_name", "implementation", "timer"]
+
+
+def relative_trend(history: pd.DataFrame) -> pd.Series:
+    """(GPU model, implementation, date) -> the geometric mean over its points of the time on that date
+    ÷ the point's time on its first date."""
+    history = history.sort_values("date", kind="stable")
+    first = history.groupby(TREND_KEY, dropna=False, sort=False)["median_ms"].transform("first")
+    logs = np.log(history["median_ms"] / first)
+    return np.exp(logs.groupby([history["gpu_name"], history["implementation"], history["date"]]).mean())
+
+
+def trend_figure(history: pd.DataFrame, models: list[str], colors: dict[str, tuple], out_dir: Path) -> list[Figure]:
+    """A panel per GPU model whose runs span dates, a line per implementation across the dates."""
+    if history.empty or not models:
+        return []
+    trend, dates, panels = relative_trend(history), sorted(history["date"].unique()), models[:MAX_PANELS]
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(9.0, 3.8 * len(panels) + 2.7), 3.8), squeeze=False,
+                             sharey=True)
+    for ax, model in zip(axes[0], panels):
+        for impl, curve in trend[model].groupby(level=0, sort=False):
+            curve = curve.droplevel(0)
+            ax.plot([dates.index(d) for d in curve.index], curve.values, marker="o", label=impl, color=colors.get(impl))
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xticks(range(len(dates)), dates, rotation=30, ha="right", fontsize=8)
+        ax.grid(alpha=0.3)
+        if len(panels) > 1:
+            ax.set_title(model, fontsize=10)
+    axes[0][0].set_ylabel("time ÷ first date's (geo. mean)")
+    axes[0][-1].legend(title="implementation", fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    set_margins(fig, left_in=0.75, right_in=1.9, bottom_in=0.9, top_in=0.35)
+    name = models[0] if len(panels) == 1 else "per GPU model"
+    return [finish(f"Time per call across dates, {name}: each point against its first date, the geometric mean per "
+                   "implementation (lower is faster)", fig, out_dir / "trend.png")]

@@ -144,7 +144,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     run_dirs = [Path(d) for d in args.run_dirs]
     if len(run_dirs) > 1 and not args.output:
         raise BadInput("several run directories make one report: say where it goes with -o OUT_DIR")
-    print(f"sdpa-bench: report written to {write_report(run_dirs, args.output and Path(args.output), args.baseline)}")
+    report = write_report(run_dirs, args.output and Path(args.output), args.baseline,
+                          args.baseline_run and Path(args.baseline_run))
+    print(f"sdpa-bench: report written to {report}")
     return 0
 
 
@@ -197,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", metavar="OUT_DIR", help="where the report goes (default: the one RUN_DIR)")
     report.add_argument("--baseline", metavar="GPU_MODEL",
                         help="the GPU model others are compared to (default: the first)")
+    report.add_argument("--baseline-run", metavar="RUN_DIR",
+                        help="flag the points that moved beyond the noise since this run (one of the RUN_DIRs, or "
+                             "another, which joins them)")
     report.set_defaults(func=cmd_report)
     export = sub.add_parser("export", help="write runs as records for a benchmark database (PyTorch's v3)")
     export.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
