@@ -127,7 +127,8 @@ class LogProgress:
 
 class BarProgress:
     """One live bar (tqdm); per-job lines above it with `verbose`."""
-    FORMAT = "{n_fmt}/{total_fmt} |{bar}| {percentage:3.0f}% · ETA {remaining}{postfix}"  # tqdm puts ", " before a postfix
+    # tqdm puts ", " before a postfix itself
+    FORMAT = "{n_fmt}/{total_fmt} |{bar}| {percentage:3.0f}% · ETA {remaining}{postfix}"
 
     def __init__(self, tally: Tally, out: TextIO, verbose: bool):
         from tqdm import tqdm  # only a terminal needs it

@@ -56,6 +56,8 @@ def connect(address: str):
     logging.getLogger("ray.dashboard.modules.job.sdk").setLevel(logging.WARNING)  # its "WebSocket closed" at each end
     try:
         return bounded(lambda: JobSubmissionClient(address), CONNECT_TIMEOUT_S, address)
+    except JobServerError:
+        raise  # already one line (a BadInput is a ValueError: it would be wrapped below)
     except (OSError, RuntimeError, ValueError, RayError) as err:
         raise JobServerError(f"{address}: cannot use the Ray job server there: {first_line(err)}; give the "
                              "dashboard's address, e.g. http://HEAD:8265") from None
@@ -72,6 +74,8 @@ def ask(client, job_id: str, method: str, *args):
 
     try:
         return bounded(lambda: getattr(client, method)(job_id, *args), 60.0, f"{client.get_address()}")
+    except JobServerError:
+        raise
     except (OSError, RuntimeError, ValueError, RayError) as err:
         if "does not exist" in str(err) or "404" in str(err):
             raise JobServerError(f"{job_id}: no such job on {client.get_address()}; `ray job list --address "

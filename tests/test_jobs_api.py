@@ -155,4 +155,5 @@ def test_a_bad_id_or_an_unreachable_address_is_one_line_and_exit_2_within_10_s(h
     [line] = proc.stderr.splitlines()
     expected = {"bad id": "no such job", "refused": "cannot use the Ray job server", "silent": "no answer within",
                 "submit refused": "cannot use the Ray job server"}[case]
-    assert line.startswith("sdpa-bench: error: ") and expected in line, line
+    assert line.startswith(f"sdpa-bench: error: {where if case != 'bad id' else 'sdpa-bench-no-such-job'}: ")
+    assert expected in line and "JobServerError" not in line, line  # said once, not wrapped in a second message
