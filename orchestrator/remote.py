@@ -18,8 +18,9 @@ from pathlib import Path
 from base.errors import BadInput
 from orchestrator.submit import BEGIN, END, STOP_GRACE_S, STORAGE_KEY, unpack
 
-CONNECT_TIMEOUT_S = 5.0  # and Python's start and Ray's import: one line within 10 s
+CONNECT_TIMEOUT_S = 4.0  # with Python's start, Ray's import and submit's config check (torch): within 10 s
 POLL_S = 1.0
+AGENT_WAIT_S = 60.0  # a head just started takes some seconds to take jobs
 ENDED = ("SUCCEEDED", "FAILED", "STOPPED")
 
 
@@ -81,6 +82,23 @@ def ask(client, job_id: str, method: str, *args):
             raise JobServerError(f"{job_id}: no such job on {client.get_address()}; `ray job list --address "
                                  f"{client.get_address()}` lists the jobs there") from None
         raise JobServerError(f"{job_id}: the job server at {client.get_address()} failed: {first_line(err)}") from None
+
+
+def send_job(client, **submission) -> None:
+    """client.submit_job(...), waiting out a head whose job agent is not up yet (Ray answers 500 "No
+    available agent" for a few seconds after `ray start`); any other failure is one line."""
+    from ray.exceptions import RayError
+
+    deadline = time.monotonic() + AGENT_WAIT_S
+    while True:
+        try:
+            client.submit_job(**submission)
+            return
+        except (OSError, RuntimeError, ValueError, RayError) as err:
+            if "No available agent" not in str(err) or time.monotonic() > deadline:
+                raise JobServerError(f"{client.get_address()}: the job server refused the job: "
+                                     f"{first_line(err)}") from None
+            time.sleep(2)
 
 
 def status_of(client, job_id: str) -> str:

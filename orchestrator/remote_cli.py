@@ -49,6 +49,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_job(args: argparse.Namespace) -> int:
     from orchestrator import remote
 
+    if not args.job_id.strip():  # the server answers an empty id with its list of jobs
+        raise BadInput("give the job's id, as `submit --no-wait` printed it")
     if args.action == "fetch":
         if not args.output:
             raise BadInput("say where the run directory goes with -o RUN_DIR")

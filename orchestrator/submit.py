@@ -86,15 +86,14 @@ def entrypoint(job_id: str, storage: str, verbose: bool, every_s: float) -> str:
 
 def submit(address: str, config_path: Path, run_dir: Path, timeout_s: float, wait: bool = True,
            storage: str = "", verbose: bool = False, every_s: float = 15.0) -> int:
-    from orchestrator.remote import bring_home, connect, follow
+    from orchestrator.remote import bring_home, connect, follow, send_job
 
     client = connect(address)
     folder, job_id = stage(config_path), new_submission_id()
     try:
-        client.submit_job(entrypoint=entrypoint(job_id, storage, verbose, every_s), submission_id=job_id,
-                          runtime_env={"working_dir": str(folder),
-                                       "env_vars": {"RAY_JOB_STOP_WAIT_TIME_S": str(STOP_GRACE_S)}},
-                          metadata={STORAGE_KEY: storage})
+        send_job(client, entrypoint=entrypoint(job_id, storage, verbose, every_s), submission_id=job_id,
+                 runtime_env={"working_dir": str(folder), "env_vars": {"RAY_JOB_STOP_WAIT_TIME_S": str(STOP_GRACE_S)}},
+                 metadata={STORAGE_KEY: storage})
     finally:
         shutil.rmtree(folder)
     if not wait:
