@@ -121,8 +121,9 @@ def against_ceilings(frame: pd.DataFrame) -> pd.DataFrame:
     TFLOPS against the matmul peak of its dtype, GB/s against the read bandwidth; NaN where the
     device has no ceiling measured."""
     key = frame["run"] + "|" + frame["device_label"]
-    ceilings = frame[(frame["kind"] == "ceilings") & (frame["status"] == "ok")]
-    ceilings = ceilings.assign(key=key).drop_duplicates("key", keep="last").set_index("key")
+    measured = ((frame["kind"] == "ceilings") & (frame["status"] == "ok")).fillna(False).to_numpy()
+    ceilings = frame.loc[measured, [c for c in frame.columns if c.startswith("ceiling_")]]  # not every column
+    ceilings = ceilings.assign(key=key[measured]).drop_duplicates("key", keep="last").set_index("key")
     peak = pd.Series(np.nan, index=frame.index)
     for column in [c for c in ceilings.columns if c.startswith("ceiling_") and c.endswith("_tflops")]:
         dtype = column.removeprefix("ceiling_").removesuffix("_tflops")
