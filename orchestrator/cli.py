@@ -32,19 +32,23 @@ def stamp() -> str:
     return datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
+def run_paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    """(run directory, config) of a new run, or of the run --resume continues."""
+    if not args.resume:
+        return Path(args.output or f"runs/{stamp()}"), Path(args.config or DEFAULT_CONFIG)
+    if args.config or args.output:
+        raise BadInput("--resume RUN_DIR reuses that run's config and directory; drop -c and -o")
+    run_dir = Path(args.resume)
+    if not (run_dir / "config.yaml").is_file():
+        what = "no config.yaml here" if run_dir.is_dir() else "no such run directory"
+        raise BadInput(f"{run_dir}: {what}; --resume takes a directory that `sdpa-bench run` wrote")
+    return run_dir, run_dir / "config.yaml"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from orchestrator.config import load_config
 
-    if args.resume:
-        if args.config or args.output:
-            raise BadInput("--resume RUN_DIR reuses that run's config and directory; drop -c and -o")
-        run_dir = Path(args.resume)
-        if not (run_dir / "config.yaml").is_file():
-            what = "no config.yaml here" if run_dir.is_dir() else "no such run directory"
-            raise BadInput(f"{run_dir}: {what}; --resume takes a directory that `sdpa-bench run` wrote")
-        config_path = run_dir / "config.yaml"
-    else:
-        run_dir, config_path = Path(args.output or f"runs/{stamp()}"), Path(args.config or DEFAULT_CONFIG)
+    run_dir, config_path = run_paths(args)
     config = load_config(config_path)
     check_seconds(args.progress_every, "--progress-every")
     if args.copy_to:

@@ -40,8 +40,13 @@ def send_tree(run_dir: Path, destination: str) -> None:
     import pyarrow.fs as pafs
 
     fs, path = filesystem(destination)
-    fs.create_dir(path, recursive=True)
-    pafs.copy_files(str(run_dir.resolve()), path, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
+    try:
+        fs.create_dir(path, recursive=True)
+        pafs.copy_files(str(run_dir.resolve()), path, source_filesystem=pafs.LocalFileSystem(),
+                        destination_filesystem=fs)
+    except OSError as err:  # the run itself is whole in run_dir: say so
+        raise StorageError(f"{destination}: cannot copy the run directory there ({str(err)[:200]}); it is whole "
+                           f"in {run_dir}") from None
 
 
 def fetch_tree(storage: str, job_id: str, run_dir: Path) -> None:
