@@ -153,6 +153,10 @@ def follow(client, job_id: str, timeout_s: float | None = None, write=echo) -> s
         client.stop_job(job_id)
         settle(client, job_id, STOP_GRACE_S + 30)
         return f"TIMEOUT after {timeout_s:g} s (job stopped)"
+    except (OSError, RuntimeError) as err:  # the stream broke (a network blip, a restarted dashboard)
+        raise JobServerError(f"{job_id}: the log stream from {client.get_address()} broke ({first_line(err)}); "
+                             f"the job goes on: `sdpa-bench job logs {job_id} --address {client.get_address()} "
+                             "--follow` picks it up") from None
     logs.close()
     return settle(client, job_id, 60)
 
