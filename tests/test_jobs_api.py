@@ -77,13 +77,15 @@ def test_no_wait_then_logs_follow_shows_progress_while_it_runs_then_fetch(head, 
 
 
 def wait_for_log(env, address, job_id, text, timeout_s=240) -> str:
-    deadline = time.monotonic() + timeout_s
+    deadline, logs = time.monotonic() + timeout_s, ""
     while time.monotonic() < deadline:
-        logs = cli(env, "job", "logs", job_id, "--address", address).stdout
-        if text in logs:
-            return logs
+        logs = cli(env, "job", "logs", job_id, "--address", address)
+        if text in logs.stdout:
+            return logs.stdout
         time.sleep(1)
-    raise AssertionError(f"{text!r} not in the job's log after {timeout_s} s")
+    status = cli(env, "job", "status", job_id, "--address", address)
+    raise AssertionError(f"{text!r} not in the job's log after {timeout_s} s; status: {status.stdout}{status.stderr}"
+                         f"; log ends: {logs.stdout[-1500:]}{logs.stderr[-500:]}")
 
 
 def test_stop_mid_run_then_fetch_reports_what_finished_and_resume_runs_the_rest(head, write_config, tmp_path):
