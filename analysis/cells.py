@@ -16,17 +16,22 @@ CELL = [*POINT, "gpu_name", "implementation", "timer"]
 CELL_COLUMNS = [*CELL, "family", "x", "x_name", "by", "by_name", "speed_unit", "median_ms", "speed", "pct_of_peak",
                 "pct_of_bandwidth", "pct_of_datasheet", "n", "range_rel", "dispatched", "burst_ms", "burst_speed",
                 "burst_gap", "burst_clock_mhz", "sm_clock_mhz", "suspect"]
+# what timed_cells reads of a row beside its CELL
+AGGREGATED = ["family", "x", "x_name", "by", "by_name", "speed_unit", "median_ms", "speed", "pct_of_peak",
+              "pct_of_bandwidth", "pct_of_datasheet", "dispatched", "burst_ms", "burst_clock_mhz", "sm_clock_mhz"]
 
 
-def speed_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["kind"] == "speed"]
+def speed_rows(frame: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """The timed jobs' rows; only `columns` where given (a copy of every column costs seconds at 1M rows)."""
+    speed = (frame["kind"] == "speed").fillna(False).to_numpy()
+    return frame.loc[speed, columns] if columns is not None else frame[speed]
 
 
 def timed_cells(frame: pd.DataFrame) -> pd.DataFrame:
     """Per cell: median ms, speed and % of the device's ceilings over its ok rows, `n` rows,
     `range_rel` ((max - min) over the median), the kernel family `default` dispatched to, the burst
     figures, and `suspect` where the speed is above the device's measured ceiling."""
-    ok = speed_rows(frame)
+    ok = speed_rows(frame, [*CELL, *AGGREGATED, "status"])
     ok = ok[(ok["status"] == "ok") & ok["median_ms"].notna()]  # a job may end ok without timing its point
     if ok.empty:
         return pd.DataFrame(columns=CELL_COLUMNS)
@@ -50,9 +55,9 @@ def timed_cells(frame: pd.DataFrame) -> pd.DataFrame:
 def status_cells(frame: pd.DataFrame) -> pd.DataFrame:
     """Per (point, GPU model, implementation) with rows that failed: `text`, e.g. "oom" or
     "unsupported ×2, oom"."""
-    rows = speed_rows(frame)
-    bad = rows[rows["status"] != "ok"]
     keys = [*POINT, "gpu_name", "implementation"]
+    rows = speed_rows(frame, [*keys, "status"])
+    bad = rows[rows["status"] != "ok"]
     counts = bad.groupby([*keys, "status"], dropna=False, sort=False).size().reset_index(name="n")
     counts["text"] = [f"{s} ×{n}" if n > 1 else str(s) for s, n in zip(counts["status"], counts["n"])]
     return counts.groupby(keys, dropna=False, sort=False)["text"].agg(", ".join).reset_index()

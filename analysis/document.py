@@ -24,8 +24,10 @@ class Table:
 
 @dataclass(frozen=True)
 class Figure:
-    title: str
+    title: str  # the caption: the one place the figure is named
     path: Path
+    legend: dict[str, str] = field(default_factory=dict)  # what each legend entry is drawn in (#rrggbb)
+    titles: tuple[str, ...] = ()  # the figure's own title and its panels' (which name panels, never the figure)
 
 
 Block = str | list[str] | Table | Figure  # a paragraph, a bullet list, a table, a figure
@@ -61,8 +63,9 @@ def markdown_block(block: Block, out_dir: Path) -> str:
         return md(block)
     if isinstance(block, list):
         return "\n".join(f"- {md(item)}" for item in block)
-    if isinstance(block, Figure):
-        return f"![{md(block.title).replace('[', '(').replace(']', ')')}]({block.path.relative_to(out_dir).as_posix()})"
+    if isinstance(block, Figure):  # the alt text is not shown: the caption below is
+        alt = md(block.title).replace('[', '(').replace(']', ')')
+        return f"![{alt}]({block.path.relative_to(out_dir).as_posix()})\n\n*{md(block.title)}*"
     lines = ["| " + " | ".join(map(md_cell, block.header)) + " |", "|" + "---|" * len(block.header)]
     return "\n".join(lines + ["| " + " | ".join(map(md_cell, row)) + " |" for row in block.rows])
 

@@ -55,11 +55,14 @@ def format1_names(frame: pd.DataFrame) -> pd.DataFrame:
     frame.loc[legacy, "timer"] = frame.loc[legacy, "gpu_uuid"].ne("").map({True: "cuda_events", False: "perf_counter"})
     frame.loc[frame["protocol"].isna() & frame["median_ms"].notna(), "protocol"] = "fixed"
     frame.loc[frame["settle"] == "fixed", "settle"] = "by_time"  # the fixed protocol's warmup: what it is called now
-    records = frame[[*format1.PARAMS]].to_dict("records")
-    frame["point"] = pd.array([format1.point_label(r) for r in records], dtype="string")
-    frame["family"] = pd.array([format1.family_label(r) for r in records], dtype="string")
-    frame["implementation"] = pd.array([format1.implementation(r["backend"], r["flash_impl"]) for r in records],
-                                       dtype="string")
+    # the names of each distinct point, once: per row, a million rows took half a minute
+    codes = frame.groupby([*format1.PARAMS], dropna=False, sort=False).ngroup().to_numpy()
+    first = np.unique(codes, return_index=True)[1]
+    points = frame[[*format1.PARAMS]].iloc[first].to_dict("records")
+    names = {"point": [format1.point_label(r) for r in points], "family": [format1.family_label(r) for r in points],
+             "implementation": [format1.implementation(r["backend"], r["flash_impl"]) for r in points]}
+    for column, values in names.items():
+        frame[column] = pd.array(np.array(values, dtype=object)[codes], dtype="string")
     return frame
 
 
@@ -118,8 +121,9 @@ def against_ceilings(frame: pd.DataFrame) -> pd.DataFrame:
     TFLOPS against the matmul peak of its dtype, GB/s against the read bandwidth; NaN where the
     device has no ceiling measured."""
     key = frame["run"] + "|" + frame["device_label"]
-    ceilings = frame[(frame["kind"] == "ceilings") & (frame["status"] == "ok")]
-    ceilings = ceilings.assign(key=key).drop_duplicates("key", keep="last").set_index("key")
+    measured = ((frame["kind"] == "ceilings") & (frame["status"] == "ok")).fillna(False).to_numpy()
+    ceilings = frame.loc[measured, [c for c in frame.columns if c.startswith("ceiling_")]]  # not every column
+    ceilings = ceilings.assign(key=key[measured]).drop_duplicates("key", keep="last").set_index("key")
     peak = pd.Series(np.nan, index=frame.index)
     for column in [c for c in ceilings.columns if c.startswith("ceiling_") and c.endswith("_tflops")]:
         dtype = column.removeprefix("ceiling_").removesuffix("_tflops")

@@ -22,6 +22,7 @@ from analysis.frame import load_runs, run_names
 from analysis.headline import confounder_section, headline_section, speedups
 from analysis.plots import correctness_figure, draw, palette, speed_figures, speedup_figure
 from analysis.sections import correctness_sections, device_section, failure_section, speed_sections
+from analysis.trend import history_sections
 from base.errors import BadInput
 from base.outputs import Staged, check_folder
 from base.rundir import RunDir
@@ -30,7 +31,8 @@ from base.rundir import RunDir
 def summary_section(frame: pd.DataFrame, manifests: dict[str, dict]) -> Section:
     counts = ", ".join(f"{s} {n}" for s, n in frame["status"].value_counts().items()) or "none"
     timers = ", ".join(f"{t} {n}" for t, n in frame["timer"].value_counts().items()) or "none"
-    lines = [f"`{run}`: {sum(frame['run'] == run)} jobs, {len(m['sessions'])} session(s), started "
+    jobs = frame["run"].value_counts()
+    lines = [f"`{run}`: {jobs.get(run, 0)} jobs, {len(m['sessions'])} session(s), started "
              f"{m['sessions'][0]['started_at'] if m['sessions'] else '—'}" for run, m in manifests.items()]
     empty = [] if len(frame) else ["**This run has no finished job**: it was stopped before its first job ended, "
                                    "or no device could run its sweeps. Nothing below is measured."]
@@ -46,7 +48,8 @@ def choose_baseline(models: list[str], baseline: str | None) -> str:
     return baseline
 
 
-def build(frame: pd.DataFrame, manifests: dict[str, dict], baseline: str | None, plots: Path) -> list[Section]:
+def build(frame: pd.DataFrame, manifests: dict[str, dict], baseline: str | None, plots: Path,
+          baseline_run: str | None = None) -> list[Section]:
     cells = timed_cells(frame)
     models = list(dict.fromkeys(cells["gpu_name"])) if not cells.empty else []
     baseline = choose_baseline(models or list(dict.fromkeys(frame["gpu_name"])), baseline)
@@ -56,9 +59,10 @@ def build(frame: pd.DataFrame, manifests: dict[str, dict], baseline: str | None,
                + draw("correctness plot", correctness_figure, frame, colors, plots))
     if len(models) > 1:
         figures = draw("speed-up plot", speedup_figure, speedups(cells, baseline), baseline, colors, plots) + figures
+    history = history_sections(frame, manifests, baseline_run, colors, plots.parent)
     return [headline_section(cells, models, baseline), confounder_section(frame, models),
             clocks_section(frame, cells, models), summary_section(frame, manifests),
-            Section("Plots", figures or ["No plots for these runs."]),
+            Section("Plots", figures or ["No plots for these runs."]), *history,
             *speed_sections(frame), *correctness_sections(frame), failure_section(frame), device_section(manifests)]
 
 
@@ -69,18 +73,32 @@ def write_tables(frame: pd.DataFrame, out_dir: Path) -> None:
     pacsv.write_csv(safe_table(table), out_dir / "results.csv")  # pandas' to_csv: 3.5 s at 100k rows, this: 0.3 s
 
 
-def write_report(run_dirs: list[Path], out_dir: Path | None = None, baseline: str | None = None) -> Path:
-    """Write the report of `run_dirs` into `out_dir` (default: the one run directory); returns
-    report.md. A folder holding what sdpa-bench did not write is refused before anything is
-    written; the files are written whole, or the previous report is left as it was (base/outputs.py)."""
+def with_baseline_run(run_dirs: list[Path], baseline_run: Path | None) -> tuple[list[Path], str | None]:
+    """The runs to report, the baseline run among them (added if it is not), and its name in the report."""
+    if baseline_run is None:
+        return run_dirs, None
+    resolved = [Path(d).resolve() for d in run_dirs]
+    if Path(baseline_run).resolve() not in resolved:
+        run_dirs = [*run_dirs, Path(baseline_run)]
+    index = [Path(d).resolve() for d in run_dirs].index(Path(baseline_run).resolve())
+    return run_dirs, run_names([Path(d) for d in run_dirs])[index]
+
+
+def write_report(run_dirs: list[Path], out_dir: Path | None = None, baseline: str | None = None,
+                 baseline_run: Path | None = None) -> Path:
+    """Write the report of `run_dirs` into `out_dir` (default: the one run directory); returns report.md.
+    With `baseline_run` (one of them, or another run, which joins them) the history flags what moved since it.
+    A folder holding what sdpa-bench did not write is refused before anything is written; the files are
+    written whole, or the previous report is left as it was (base/outputs.py)."""
+    run_dirs, baseline_name = with_baseline_run(list(run_dirs), baseline_run)
     run_dirs = [RunDir(d) for d in run_dirs]
     manifests = {name: d.manifest() for d, name in zip(run_dirs, run_names([d.path for d in run_dirs]))}
     frame = load_runs(run_dirs)  # the same RunDirs: each manifest is read once
     out_dir = Path(out_dir or run_dirs[0].path)
     check_folder(out_dir)
-    with Staged(out_dir, "report") as stage:
+    with Staged(out_dir, "report", optional=("trend.csv",)) as stage:
         (stage.path / "plots").mkdir()
-        sections = build(frame, manifests, baseline, stage.path / "plots")
+        sections = build(frame, manifests, baseline, stage.path / "plots", baseline_name)
         title = f"sdpa-bench report: {', '.join(manifests)}"
         write_tables(frame, stage.path)
         (stage.path / "report.md").write_text(to_markdown(title, sections, stage.path), encoding="utf-8")

@@ -85,7 +85,7 @@ def speed_sections(frame: pd.DataFrame) -> list[Section]:
     timed = cells[keys].assign(text=[speed_text(c) for c in cells.to_dict("records")])
     # a cell shows its time if any device or run timed it, its statuses only where none did
     texts = pd.concat([timed, statuses], ignore_index=True).drop_duplicates(keys, keep="first")
-    long = speed_rows(frame)[keys].drop_duplicates().merge(texts, on=keys)
+    long = speed_rows(frame, keys).drop_duplicates().merge(texts, on=keys)
     sections = []
     for job, mine in long.groupby("job", sort=False):
         sections += [Section(f"Speed per point: {job}", [SPEED_HEAD]), *point_tables(mine, "gpu_name", "GPU model")]

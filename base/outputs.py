@@ -122,11 +122,13 @@ def signals_held() -> Iterator[None]:
 
 class Staged:
     """A staging folder inside `folder`: write outputs under `path`, then `commit()` moves each of
-    its top-level entries into place, a folder replacing the old one whole. Left without a commit
-    (an error, a Ctrl-C), it is removed and `folder` is as it was."""
+    its top-level entries into place, a folder replacing the old one whole. `optional` names the
+    top-level files this command writes only at times (a report's trend.csv): one the command wrote
+    before and not this time is removed, so no output outlives the data it came from. Left without
+    a commit (an error, a Ctrl-C), the staging folder is removed and `folder` is as it was."""
 
-    def __init__(self, folder: Path, command: str):
-        self.folder, self.command, self.path = folder, command, folder / STAGING
+    def __init__(self, folder: Path, command: str, optional: tuple[str, ...] = ()):
+        self.folder, self.command, self.path, self.optional = folder, command, folder / STAGING, optional
 
     def __enter__(self) -> Staged:
         try:
@@ -150,7 +152,9 @@ class Staged:
         tops = sorted(p.name for p in self.path.iterdir())
         new = {p.relative_to(self.path).as_posix(): self.command for p in self.path.rglob("*") if p.is_file()}
         old = marked(self.folder)
-        kept = {k: v for k, v in old.items() if not any(k == t or k.startswith(t + "/") for t in tops)}
+        stale = [name for name in self.optional if name not in tops and old.get(name) == self.command]
+        kept = {k: v for k, v in old.items()
+                if k not in stale and not any(k == t or k.startswith(t + "/") for t in tops)}
         with signals_held():
             self.write_marker({**old, **new})  # first listing both: a kill mid-commit leaves nothing unlisted
             trash = self.path / ".replaced"
@@ -159,6 +163,8 @@ class Staged:
                 if (self.folder / top).exists():
                     (self.folder / top).rename(trash / top)
                 (self.path / top).rename(self.folder / top)
+            for name in stale:
+                (self.folder / name).unlink(missing_ok=True)
             self.write_marker({**kept, **new})
 
     def write_marker(self, files: dict[str, str]) -> None:

@@ -11,10 +11,12 @@ import argparse
 import datetime
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 
 from base.errors import BadInput
+from orchestrator.remote_cli import add_commands, check_seconds
 
 PRIVATE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # 0: Ray takes 127.0.0.1 as the node's address
 INTERRUPTED_EXIT_CODE = 130  # as a shell reports Ctrl-C: the run stopped early, its report covers what finished
@@ -37,28 +39,60 @@ def stamp() -> str:
     return datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
+def run_paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    """(run directory, config) of a new run, or of the run --resume continues."""
+    if not args.resume:
+        return Path(args.output or f"runs/{stamp()}"), Path(args.config or DEFAULT_CONFIG)
+    if args.config or args.output:
+        raise BadInput("--resume RUN_DIR reuses that run's config and directory; drop -c and -o")
+    run_dir = Path(args.resume)
+    if not (run_dir / "config.yaml").is_file():
+        what = "no config.yaml here" if run_dir.is_dir() else "no such run directory"
+        raise BadInput(f"{run_dir}: {what}; --resume takes a directory that `sdpa-bench run` wrote")
+    return run_dir, run_dir / "config.yaml"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from orchestrator.config import load_config
 
-    if args.resume:
-        if args.config or args.output:
-            raise BadInput("--resume RUN_DIR reuses that run's config and directory; drop -c and -o")
-        run_dir = Path(args.resume)
-        if not (run_dir / "config.yaml").is_file():
-            what = "no config.yaml here" if run_dir.is_dir() else "no such run directory"
-            raise BadInput(f"{run_dir}: {what}; --resume takes a directory that `sdpa-bench run` wrote")
-        config_path = run_dir / "config.yaml"
-    else:
-        run_dir, config_path = Path(args.output or f"runs/{stamp()}"), Path(args.config or DEFAULT_CONFIG)
+    run_dir, config_path = run_paths(args)
     config = load_config(config_path)
+    check_seconds(args.progress_every, "--progress-every")
+    if args.copy_to:
+        from orchestrator.storage import check_storage
+
+        check_storage(args.copy_to)
     private_ray(args.address)
-    from orchestrator.launch import run_sweep  # imports Ray and torch: only when running
+    from orchestrator.launch import Display, run_sweep  # imports Ray and torch: only when running
 
     text = config_path.read_text(encoding="utf-8")
-    outcome = run_sweep(config, text, run_dir, args.address, resume=bool(args.resume))
-    if outcome.report is not None:
-        print(f"sdpa-bench: report written to {outcome.report}")
+    if args.pack or args.copy_to:
+        # a stop (SIGTERM) once the jobs are done waits for the report and the run directory sent; while
+        # they run, launch turns it into an interrupt: the report of what finished, then the same
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        outcome = run_sweep(config, text, run_dir, args.address, resume=bool(args.resume),
+                            display=Display(args.verbose, args.progress_every))
+        if outcome.report is not None:
+            print(f"sdpa-bench: report written to {outcome.report}")
+    finally:
+        send_home(run_dir, args.pack, args.copy_to)
     return finish(INTERRUPTED_EXIT_CODE if outcome.interrupted else 0)
+
+
+def send_home(run_dir: Path, pack: bool, copy_to: str | None) -> None:
+    """What a submitted run does last, stopped or not: print its run directory, or copy it to storage."""
+    if not (run_dir / "manifest.json").is_file():
+        return  # refused before anything was written: nothing to send
+    if pack:
+        from orchestrator.submit import pack as print_packed
+
+        print_packed(run_dir)
+    if copy_to:
+        from orchestrator.storage import send_tree
+
+        send_tree(run_dir, copy_to)
+        print(f"sdpa-bench: run directory copied to {copy_to}", flush=True)
 
 
 def finish(code: int) -> int:
@@ -77,19 +111,6 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     from orchestrator.selftest import selftest
 
     return finish(0 if selftest(Path(args.output or f"runs/selftest-{stamp()}"), args.address) else 1)
-
-
-def cmd_submit(args: argparse.Namespace) -> int:
-    from orchestrator.config import load_config
-    from orchestrator.submit import submit
-
-    config_path, run_dir = Path(args.config or DEFAULT_CONFIG), Path(args.output)
-    load_config(config_path)  # refuse a bad config here, before anything is sent
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        raise BadInput(f"{run_dir}: exists and is not an empty directory; choose a new directory with -o")
-    if not math.isfinite(args.timeout) or args.timeout <= 0:
-        raise BadInput(f"--timeout {args.timeout}: give a positive number of seconds")
-    return submit(args.address, config_path, run_dir, args.timeout)
 
 
 def cmd_pack(args: argparse.Namespace) -> int:
@@ -137,7 +158,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     run_dirs = [Path(d) for d in args.run_dirs]
     if len(run_dirs) > 1 and not args.output:
         raise BadInput("several run directories make one report: say where it goes with -o OUT_DIR")
-    print(f"sdpa-bench: report written to {write_report(run_dirs, args.output and Path(args.output), args.baseline)}")
+    report = write_report(run_dirs, args.output and Path(args.output), args.baseline,
+                          args.baseline_run and Path(args.baseline_run))
+    print(f"sdpa-bench: report written to {report}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from analysis.export import export
+
+    count = export([Path(d) for d in args.run_dirs], Path(args.output), args.format)
+    print(f"sdpa-bench: {count} records ({args.format}) written to {args.output}")
     return 0
 
 
@@ -149,18 +180,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", help="run directory to create (default: runs/<timestamp>)")
     run.add_argument("--address", help="attach to this Ray cluster (e.g. auto) instead of starting one")
     run.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run: only missing jobs run")
+    run.add_argument("-v", "--verbose", action="store_true", help="a line per finished job, beside the progress")
+    run.add_argument("--progress-every", type=float, default=15.0, metavar="SECONDS",
+                     help="not on a terminal: a summary line this often (default 15)")
+    run.add_argument("--pack", action="store_true",
+                     help="at the end, stopped or not, print the run directory as base64 tar.gz (what `submit` uses)")
+    run.add_argument("--copy-to", metavar="URI", help="at the end, stopped or not, copy the run directory there "
+                                                       "(an absolute path or a pyarrow.fs URI: `submit --storage`)")
     run.set_defaults(func=cmd_run)
     selftest = sub.add_parser("selftest", help="inject OOM, exceptions, crashes and a hang on every device; "
                                                "check each is recorded")
     selftest.add_argument("-o", "--output", help="run directory (default: runs/selftest-<timestamp>)")
     selftest.add_argument("--address", help="attach to this Ray cluster instead of starting one")
     selftest.set_defaults(func=cmd_selftest)
-    submit = sub.add_parser("submit", help="run a sweep as a Ray job on a cluster; the run directory comes back here")
-    submit.add_argument("--address", required=True, help="the cluster's dashboard, e.g. http://HEAD:8265")
-    submit.add_argument("-c", "--config", help=f"YAML config (default: {DEFAULT_CONFIG.name} of the project)")
-    submit.add_argument("-o", "--output", required=True, help="run directory to create on this machine")
-    submit.add_argument("--timeout", type=float, default=24 * 3600, help="stop the job after this many seconds")
-    submit.set_defaults(func=cmd_submit)
+    add_commands(sub)  # submit, job
     pack = sub.add_parser("pack", help="print a run directory as base64 tar.gz (what a submitted job sends back)")
     pack.add_argument("run_dir")
     pack.set_defaults(func=cmd_pack)
@@ -180,7 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", metavar="OUT_DIR", help="where the report goes (default: the one RUN_DIR)")
     report.add_argument("--baseline", metavar="GPU_MODEL",
                         help="the GPU model others are compared to (default: the first)")
+    report.add_argument("--baseline-run", metavar="RUN_DIR",
+                        help="flag the points that moved beyond the noise since this run (one of the RUN_DIRs, or "
+                             "another, which joins them)")
     report.set_defaults(func=cmd_report)
+    export = sub.add_parser("export", help="write runs as records for a benchmark database (PyTorch's v3)")
+    export.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    export.add_argument("--format", default="pytorch-v3", help="pytorch-v3 (the default): PyTorch's benchmark "
+                                                              "database records, one JSON object a line")
+    export.add_argument("-o", "--output", required=True, metavar="FILE", help="the file to write")
+    export.set_defaults(func=cmd_export)
     return parser
 
 

@@ -219,10 +219,10 @@ def ping(slot: Slot) -> None:
     slot.ref = slot.worker.identity.remote()
 
 
-def restart(slot: Slot, why: str) -> None:
+def restart(slot: Slot, why: str, sink: RunSink) -> None:
     """Kill the worker's process (a running call cannot be cancelled); Ray starts a fresh one.
     ray.kill is asynchronous: the old process may still answer the first ping (on_identity)."""
-    print(f"sdpa-bench: restarting the worker of {slot.info.device} on {slot.info.hostname}: {why}", flush=True)
+    sink.note(f"sdpa-bench: restarting the worker of {slot.info.device} on {slot.info.hostname}: {why}")
     slot.killed_pid = slot.info.pid
     ray.kill(slot.worker, no_restart=False)
     ping(slot)
@@ -241,7 +241,7 @@ def collect(slot: Slot, run: RunConfig, sink: RunSink) -> None:
         job = slot.job
         sink.record_all(on_call_error(slot, err))
         if job is not None:
-            restart(slot, f"after {job.job_id}: {type(err).__name__}")
+            restart(slot, f"after {job.job_id}: {type(err).__name__}", sink)
         return
     if slot.state is SlotState.STARTING:
         if on_identity(slot, value):
@@ -252,7 +252,7 @@ def collect(slot: Slot, run: RunConfig, sink: RunSink) -> None:
     unsound = on_reply(slot, value)
     sink.record(value.result, value.samples_ms)
     if unsound:
-        restart(slot, f"after {value.result.job_id}: {unsound}")
+        restart(slot, f"after {value.result.job_id}: {unsound}", sink)
 
 
 def police(slots: list[Slot], sink: RunSink) -> None:
@@ -264,7 +264,7 @@ def police(slots: list[Slot], sink: RunSink) -> None:
             job = slot.job
             sink.record_all([failure(slot, job, "timeout", f"no result after {job.timeout_s:g} s; worker killed "
                                      "and restarted", duration_s=now - slot.started)])
-            restart(slot, f"{job.job_id} timed out")
+            restart(slot, f"{job.job_id} timed out", sink)
         elif why == "gone":
             retire(slot, f"worker for {slot.info.device} on {slot.info.hostname} did not come back "
                          f"within {PING_TIMEOUT_S:g} s of a restart")
@@ -287,3 +287,4 @@ def drive(slots: list[Slot], run: RunConfig, sink: RunSink) -> None:
         for ref in ready:
             collect(in_flight[ref], run, sink)
         police(slots, sink)
+        sink.tick()

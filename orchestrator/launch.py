@@ -78,13 +78,20 @@ def raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
 
 
 @dataclass(frozen=True)
+class Display:
+    """How a run shows its progress (orchestrator/progress.py)."""
+    verbose: bool = False  # a line per job as well
+    every_s: float = 15.0  # not on a terminal: a summary line this often
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     report: Path | None  # None: a second Ctrl-C stopped the report
     interrupted: bool  # stopped by Ctrl-C/SIGTERM before every job finished
 
 
 def run_sweep(config: Config, config_text: str, path: Path, address: str | None,
-              resume: bool = False) -> RunOutcome:
+              resume: bool = False, display: Display = Display()) -> RunOutcome:
     """Run every job of `config` not yet in the run directory at `path`, then write the report."""
     jobs = expand_config(config)  # every config error surfaces here, before Ray starts
     if address:
@@ -95,7 +102,7 @@ def run_sweep(config: Config, config_text: str, path: Path, address: str | None,
     done = prepare_run_dir(run_dir, config, config_text, jobs, resume)
     report_import = import_in_background("analysis.report")
     try:
-        interrupted = drive_run(config, jobs, done, run_dir, address)
+        interrupted = drive_run(config, jobs, done, run_dir, address, display)
         return RunOutcome(report(path, report_import), interrupted)
     except KeyboardInterrupt:  # Ctrl-C (a second one, after a first stopped the jobs) while the report was written
         print(f"sdpa-bench: interrupted while writing the report; every finished row is on disk and a previous "
@@ -123,10 +130,12 @@ def plan_slots(config: Config, jobs, done: set[str], workers: list) -> list:
             for (w, info), key in zip(workers, keys)]
 
 
-def drive_run(config: Config, jobs, done: set[str], run_dir: RunDir, address: str | None) -> bool:
+def drive_run(config: Config, jobs, done: set[str], run_dir: RunDir, address: str | None,
+              display: Display = Display()) -> bool:
     """Start the workers and drive every job; True if interrupted. Ray is imported here."""
     from orchestrator.cluster import connect, start_workers, stop_workers
     from orchestrator.driver import drive
+    from orchestrator.progress import make_progress
     from orchestrator.sink import RunSink
 
     workers, sink, previous = [], None, signal.getsignal(signal.SIGTERM)
@@ -141,17 +150,22 @@ def drive_run(config: Config, jobs, done: set[str], run_dir: RunDir, address: st
         run_dir.record_devices([info for _, info in workers], startup_s)
         slots = plan_slots(config, jobs, done, workers)
         queues = {id(s.queue): s.queue for s in slots}  # workers of one placement key share a queue
-        sink = RunSink(run_dir, total=sum(map(len, queues.values())))
-        print(f"sdpa-bench: {sink.total} jobs on {len(slots)} worker(s) "
+        total = sum(map(len, queues.values()))
+        print(f"sdpa-bench: {total} jobs on {len(slots)} worker(s) "
               f"({', '.join(sorted({s.info.gpu_name for s in slots}))}); {len(done)} already done; "
               f"Ray up in {startup_s['ray']} s, workers in {startup_s['workers']} s", flush=True)
+        sink = RunSink(run_dir, total, make_progress(total, verbose=display.verbose, every_s=display.every_s))
         drive(slots, config.run, sink)
         return False
     except OSError as err:  # the run directory's disk: full, gone read-only
         raise ConfigError(f"{run_dir.path}: cannot write: {err.strerror or err}; the run stopped; make room and "
                           f"continue it with --resume {run_dir.path}") from None
     except KeyboardInterrupt:
-        print("sdpa-bench: interrupted; stopping workers and reporting what finished", flush=True)
+        message = "sdpa-bench: interrupted; stopping workers and reporting what finished"
+        if sink is None:
+            print(message, flush=True)
+        else:
+            sink.note(message)  # above the bar, where there is one
         return True
     finally:
         signal.signal(signal.SIGTERM, previous)  # a later sweep in this process gets its own

@@ -5,26 +5,35 @@ config, so the cluster needs only the dependencies (torch, Ray, PyYAML, pandas, 
 this project. The run directory comes back through the job's own logs: after the run, the job
 prints it as a base64 tar.gz between two marker lines (`sdpa-bench pack`), and the client cuts it
 out of the logs. That works on a stock Ray cluster, with no shared filesystem or object store
-access from the client.
+access from the client. Past some thousand jobs the logs carry tens of MiB (docs/cluster.md):
+with `--storage` the job copies its run directory to a path or pyarrow.fs URI that both sides
+reach instead, and the client copies it from there.
+
+A waiting `submit` streams the job's progress; `--no-wait` prints the submission id and leaves,
+and `sdpa-bench job ...` (orchestrator/remote.py) follows, stops and fetches it later. Ray's
+`stop` sends SIGTERM, then SIGKILL after RAY_JOB_STOP_WAIT_TIME_S (3 s unless the job's runtime
+env says otherwise): the job is given STOP_GRACE_S, time to write the report of what finished and
+send its run directory.
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime
+import secrets
+import shlex
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from base import archive
-from orchestrator.address import AddressError, check_dashboard
+from orchestrator.address import check_dashboard
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "----- sdpa-bench run directory (tar.gz, base64) -----", "----- end of run directory -----"
-ENTRYPOINT = ("python -m orchestrator run -c config.yaml -o run --address auto; code=$?; "
-              "python -m orchestrator pack run; exit $code")
-POLL_S = 2.0
+STOP_GRACE_S = 120  # seconds between `job stop`'s SIGTERM and Ray's SIGKILL: the report, then the run directory sent
+STORAGE_KEY = "sdpa_bench_storage"  # the job's metadata: where its run directory goes ("" for its logs)
 
 
 def pack(run_dir: Path) -> None:
@@ -60,46 +69,49 @@ def stage(config_path: Path) -> Path:
     return folder
 
 
-def wait(client, job_id: str, timeout_s: float) -> str:
-    """Poll the job until it ends; returns its final status."""
-    from ray.job_submission import JobStatus
-
-    deadline = time.monotonic() + timeout_s
-    status = client.get_job_status(job_id)
-    while status not in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED):
-        if time.monotonic() > deadline:
-            client.stop_job(job_id)
-            return f"TIMEOUT after {timeout_s:g} s (job stopped)"
-        time.sleep(POLL_S)
-        status = client.get_job_status(job_id)
-    return str(status.value)
+def new_submission_id() -> str:
+    """Names the job and, in storage, its run directory: the date, then enough to be unique."""
+    return f"sdpa-bench-{datetime.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-def job_api(address: str, call, *args, **kwargs):
-    """`call(*args, **kwargs)` against the job API at `address`; what it raises on a wrong or a
-    refusing address (no job API there, a missing token) is one line."""
+def storage_path(storage: str, job_id: str) -> str:
+    return f"{storage.rstrip('/')}/{job_id}"
+
+
+def entrypoint(job_id: str, storage: str, verbose: bool, every_s: float) -> str:
+    """One process that runs, then packs (or copies) what it wrote, stopped or not. The run
+    directory is named by the job: jobs of the same config share one working directory."""
+    args = ["python", "-m", "orchestrator", "run", "-c", "config.yaml", "-o", f"runs/{job_id}", "--address", "auto",
+            "--progress-every", f"{every_s:g}"]
+    args += ["--copy-to", storage_path(storage, job_id)] if storage else ["--pack"]
+    return shlex.join(args + (["-v"] if verbose else []))
+
+
+def submit(address: str, config_path: Path, run_dir: Path, timeout_s: float, wait: bool = True,
+           storage: str = "", verbose: bool = False, every_s: float = 15.0) -> int:
+    from orchestrator.remote import bring_home, connect, follow, send_job
+
+    check_dashboard(address)  # an http(s) URL whose host takes a connection, in seconds
+    client = connect(address)
+    folder, job_id = stage(config_path), new_submission_id()
     try:
-        return call(*args, **kwargs)
-    except (ConnectionError, RuntimeError, ValueError, OSError) as err:
-        raise AddressError(f"--address {address}: the job API refused: {' '.join(str(err).split())[:300]}") from None
-
-
-def submit(address: str, config_path: Path, run_dir: Path, timeout_s: float) -> int:
-    from ray.job_submission import JobSubmissionClient
-
-    check_dashboard(address)
-    client = job_api(address, JobSubmissionClient, address)
-    folder = stage(config_path)
-    try:
-        job_id = job_api(address, client.submit_job, entrypoint=ENTRYPOINT, runtime_env={"working_dir": str(folder)})
+        send_job(client, entrypoint=entrypoint(job_id, storage, verbose, every_s), submission_id=job_id,
+                 runtime_env={"working_dir": str(folder), "env_vars": {"RAY_JOB_STOP_WAIT_TIME_S": str(STOP_GRACE_S)}},
+                 metadata={STORAGE_KEY: storage})
     finally:
         shutil.rmtree(folder)
-    print(f"sdpa-bench: submitted job {job_id} to {address}", flush=True)
-    status = wait(client, job_id, timeout_s)
-    logs = client.get_job_logs(job_id)
-    if not unpack(logs, run_dir):
-        print(f"sdpa-bench: job {job_id} ended {status} without a run directory; its log ends:\n{logs[-3000:]}",
+    if not wait:
+        print(job_id)
+        print(f"sdpa-bench: submitted; follow it with `sdpa-bench job logs {job_id} --address {address} --follow`, "
+              f"bring its run directory home with `sdpa-bench job fetch {job_id} --address {address} -o RUN_DIR`",
               file=sys.stderr)
-        return 1
-    print(f"sdpa-bench: job {job_id} {status}; run directory in {run_dir}, report {run_dir / 'report.md'}")
-    return 0 if status == "SUCCEEDED" else 1
+        return 0
+    print(f"sdpa-bench: submitted job {job_id} to {address}; its progress follows "
+          "(Ctrl-C leaves it running)", flush=True)
+    try:
+        status = follow(client, job_id, timeout_s)
+    except KeyboardInterrupt:
+        print(f"\nsdpa-bench: left job {job_id} running; `sdpa-bench job fetch {job_id} --address {address} "
+              f"-o {run_dir}` brings its run directory home once it ends", file=sys.stderr)
+        return 130
+    return 0 if bring_home(client, job_id, run_dir, status) and status == "SUCCEEDED" else 1

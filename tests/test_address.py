@@ -70,7 +70,7 @@ def test_submit_to_a_dead_port_a_plain_http_server_or_no_url(http_server, write_
 
     host = resolve_ip_for_localhost("127.0.0.1")
     for address, message in ((f"http://127.0.0.1:{port}", f"nothing answers at 127.0.0.1:{port} (Connection refused)"),
-                             (f"http://{host}:{http_server}", "the job API refused: Version check returned 404"),
+                             (f"http://{host}:{http_server}", "cannot use the Ray job server there: RuntimeError: Version check returned 404"),
                              (f"127.0.0.1:{http_server}", "submit takes the dashboard's address, http://HEAD:8265")):
         one_line(run_cli("submit", "--address", address, "-c", str(config), "-o", str(tmp_path / "home"),
                          timeout=HANG), message)

@@ -14,7 +14,7 @@ def test_smoke_run_leaves_journal_parquet_and_report(tmp_path):
     proc = run_cli("run", "-c", "configs/smoke.yaml", "-o", str(run_dir))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"report written to {run_dir}/report.md" in proc.stdout
-    assert "[  20/20]" in proc.stdout  # progress as jobs finish
+    assert "sdpa-bench: 20/20 done (100%)" in proc.stdout  # the last summary line (not a terminal)
     for name in ("manifest.json", "config.yaml", "results.jsonl", "samples.jsonl", "results.parquet", "report.md"):
         assert (run_dir / name).exists(), name
 

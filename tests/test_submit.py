@@ -1,43 +1,13 @@
 """`sdpa-bench submit` against a real `ray start --head` with the dashboard on: a full round trip
 through Ray's job API, ending with the run directory and report on the client side."""
 import json
-import os
-import secrets
-import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_cli
+from tests.heads import start_head
 
 pytestmark = pytest.mark.integration  # every test here starts Ray or a subprocess
-
-RAY = str(Path(sys.executable).parent / "ray")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_head(auth_mode: str):
-    """A head node with the dashboard, with token authentication off or on; the same
-    RAY_AUTH_MODE (and token) is given to the cluster and to the client, as it must be."""
-    import ray
-
-    ray.shutdown()  # this process's own Ray, if a test before started one
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "RAY_AUTH_MODE": auth_mode}
-    if auth_mode == "token":
-        env["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
-    dashboard = free_port()
-    subprocess.run([RAY, "start", "--head", f"--port={free_port()}", "--num-cpus=2", "--num-gpus=0",
-                    "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
-                    "--disable-usage-stats"], check=True, env=env, capture_output=True, timeout=120)
-    yield f"http://127.0.0.1:{dashboard}", env
-    subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
 
 
 @pytest.fixture(params=["disabled", "token"])
@@ -60,6 +30,7 @@ sweeps:
     run_dir = tmp_path / "home"
     proc = run_cli("submit", "--address", address, "-c", str(config), "-o", str(run_dir), env=env, timeout=400)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "sdpa-bench: 4/4 done (100%)" in proc.stdout  # the job's progress, streamed as it ran
     assert "SUCCEEDED; run directory in" in proc.stdout
     rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and {r["status"] for r in rows} == {"ok"}
