@@ -86,8 +86,16 @@ def busy_threads(before: set[int]) -> list[str]:
             and not parked(frames.get(t.ident))]
 
 
+# ...and (file, function) where a thread waits on a pipe: torch.compile's pool of compile workers
+# (the InductorSubproc thread, blocked reading its results; seen on an H200 after every flex job)
+PARKED_IN = (("torch/_inductor/compile_worker/subproc_pool.py", "_recv_msg"),)
+
+
 def parked(frame) -> bool:
-    return frame is None or frame.f_code.co_filename.replace(os.sep, "/").endswith(PARKED)
+    if frame is None:
+        return True
+    path, function = frame.f_code.co_filename.replace(os.sep, "/"), frame.f_code.co_name
+    return path.endswith(PARKED) or any(path.endswith(f) and function == name for f, name in PARKED_IN)
 
 
 def children() -> dict[int, str]:

@@ -1,11 +1,14 @@
 """What the worker counts as left behind by a job, read in this process: a thread running code
 counts, an idle pool's thread (torch.compile keeps one between jobs, by design) does not; a
-replaced clock is named. (The child-process case needs a child: tests/test_worker_state.py.)"""
+replaced clock is named. (The child-process case needs a child: tests/test_worker_state.py.)
+torch.compile's pool of compile workers, a real one: its reader thread and its child are kept."""
 import concurrent.futures
 import threading
 import time
 
-from jobs.process_state import busy_threads, clocks, replaced_clocks, threads
+import pytest
+
+from jobs.process_state import busy_threads, children, clocks, new_children, replaced_clocks, threads
 
 
 def test_a_running_thread_counts_and_an_idle_pool_thread_does_not():
@@ -22,6 +25,24 @@ def test_a_running_thread_counts_and_an_idle_pool_thread_does_not():
         spinner.join()
         pool.shutdown()
     assert busy_threads(before) == []
+
+
+@pytest.mark.integration  # the pool is a subprocess
+def test_torch_compile_s_pool_of_compile_workers_is_not_left_behind():
+    from torch._inductor.compile_worker.subproc_pool import SubprocPool
+
+    before, kids = threads(), set(children())
+    pool = SubprocPool(1)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(t.name == "InductorSubproc" for t in threading.enumerate()):
+            time.sleep(0.1)
+        time.sleep(1)  # its reader is blocked on the pipe by now
+        assert "InductorSubproc" in {t.name for t in threading.enumerate()}
+        assert set(children()) - kids  # a real child process runs
+        assert busy_threads(before) == [] and new_children(kids) == {}
+    finally:
+        pool.shutdown()
 
 
 def test_a_replaced_clock_is_named(monkeypatch):
