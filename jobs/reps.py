@@ -1,6 +1,14 @@
-"""Timing reps: the timers (CUDA events around each rep, an L2 flush before each; a CUDA graph's
-replay; perf_counter on the CPU) and the statistics of what they measured. jobs/timing.py decides
-how many reps to time and when; this is how one batch of them is timed.
+"""Timing reps: the timers (CUDA events around each rep, a GPU wait and an L2 flush before each; a
+CUDA graph's replay; perf_counter on the CPU) and the statistics of what they measured.
+jobs/timing.py decides how many reps to time and when; this is how one batch of them is timed.
+
+Why the wait: a rep's start event runs as soon as the GPU reaches it. If the host takes longer to
+queue a call than the GPU takes to run the flush before it (a Python-heavy wrapper at a short
+point), the GPU sits idle between the start event and the call's first kernel, and the event
+time is the host's launch, not the kernels: on an H200, decode at batch 1 read 18-80% slower than
+do_bench, whose larger flush left the host more time. So each rep is preceded by a GPU sleep
+as long as the host takes to queue one call (`BeforeRep`), measured once per point and recorded
+(`launch_us`): the GPU then reaches each start event after the call is queued.
 """
 from __future__ import annotations
 
@@ -53,13 +61,49 @@ def make_l2_flush(device: torch.device) -> Callable[[], None]:
     return buf.zero_
 
 
-def cuda_batch(fn: Callable[[], object], n: int, flush: Callable[[], None] | None, after: After = None) -> list[float]:
-    """n reps, each between two CUDA events, an L2 flush queued before each; `after` sees each rep's
+LAUNCH_PROBES = 3  # calls whose host time (queueing only, the GPU's queue drained first) gives launch_us
+WAIT_MARGIN = 1.5  # the host's other work in a rep (the flush's launch, two events, the rep check)
+FALLBACK_MHZ = 3000  # the sleep counts SM cycles; where the device does not say its clock, one above any GPU's
+
+
+@dataclass(frozen=True)
+class BeforeRep:
+    """What is queued before each rep, outside its events: a GPU sleep as long as the host takes to
+    queue one call, then the L2 flush (None: `timing.flush_l2: false`)."""
+    launch_us: float  # host microseconds to queue one call of the timed callable
+    wait_cycles: int
+    flush: Callable[[], None] | None
+
+    def __call__(self) -> None:
+        torch.cuda._sleep(self.wait_cycles)
+        if self.flush is not None:
+            self.flush()
+
+
+def before_rep(fn: Callable[[], object], device: torch.device, flush_l2: bool) -> BeforeRep:
+    launch_us = host_launch_us(fn, device)
+    mhz = getattr(torch.cuda.get_device_properties(device), "clock_rate", 0) / 1e3 or FALLBACK_MHZ
+    return BeforeRep(launch_us, int(WAIT_MARGIN * launch_us * mhz), make_l2_flush(device) if flush_l2 else None)
+
+
+def host_launch_us(fn: Callable[[], object], device: torch.device) -> float:
+    """Host microseconds to queue one call (the median of LAUNCH_PROBES; untimed on the GPU)."""
+    torch.cuda.synchronize(device)
+    seconds = []
+    for _ in range(LAUNCH_PROBES):
+        t0 = time.perf_counter()
+        fn()
+        seconds.append(time.perf_counter() - t0)
+    torch.cuda.synchronize(device)
+    return 1e6 * statistics.median(seconds)
+
+
+def cuda_batch(fn: Callable[[], object], n: int, before: BeforeRep, after: After = None) -> list[float]:
+    """n reps, each between two CUDA events, `before` queued before each; `after` sees each rep's
     result once its end event is queued: outside the timed region, while the GPU runs."""
     events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(n)]
     for start, end in events:
-        if flush is not None:
-            flush()  # queued before `start`: the flush is not timed
+        before()  # queued before `start`: the wait and the flush are not timed
         start.record()
         result = fn()
         end.record()
@@ -109,13 +153,14 @@ def first_error(err: BaseException) -> str:
 
 
 def timed_batches(fn: Callable[[], object], device: torch.device, cfg: TimingConfig, after: After = None,
-                  ) -> tuple[Callable[[int], list[float]], str]:
+                  before: BeforeRep | None = None) -> tuple[Callable[[int], list[float]], str]:
     """A function timing n reps of the (warm) call, and the name of the timer it uses. A graph's
-    replay returns nothing: `after` sees no result there."""
+    replay returns nothing: `after` sees no result there. `before` (GPU only): the call's, or
+    measured here; a replay queues faster than the call, so the call's wait is long enough."""
     if device.type != "cuda":
         return (lambda n: cpu_batch(fn, n, after)), "perf_counter"
-    flush = make_l2_flush(device) if cfg.flush_l2 else None
+    before = before or before_rep(fn, device, cfg.flush_l2)
     if cfg.cuda_graph:
         replay = capture_graph(fn, device)
-        return (lambda n: cuda_batch(replay, n, flush)), "cuda_graph"
-    return (lambda n: cuda_batch(fn, n, flush, after)), "cuda_events"
+        return (lambda n: cuda_batch(replay, n, before)), "cuda_graph"
+    return (lambda n: cuda_batch(fn, n, before, after)), "cuda_events"

@@ -1,7 +1,8 @@
 """The one timing helper every job uses: warm up, then time reps until the median is known to 1%.
 
-On a GPU each rep is bracketed by CUDA events and preceded by an L2 flush that is *not* inside
-the events; reps are synchronised in batches so the host never stalls the stream between reps.
+On a GPU each rep is bracketed by CUDA events and preceded by a GPU sleep as long as the host's
+launch of one call and an L2 flush, neither inside the events (jobs/reps.py says why); reps are
+synchronised in batches so the host never stalls the stream between reps.
 With `cuda_graph`, the callable is captured once into a CUDA graph and each rep replays it: one
 launch instead of one per kernel, for short kernels whose host launch overhead would otherwise
 leave the GPU idle inside the events; the flush stays outside them.
@@ -30,7 +31,7 @@ import torch
 from base.settings import TimingConfig
 from jobs.burst import Burst, BurstMetrics, burst_metrics, time_burst
 from jobs.gpu_state import GpuMonitor
-from jobs.reps import After, cuda_batch, make_l2_flush, summarize, timed_batches
+from jobs.reps import After, BeforeRep, before_rep, cuda_batch, summarize, timed_batches
 from jobs.settle import CapCycle, settled
 
 WARMUP_BATCH_S = 0.02  # adaptive warmup: calls between two looks at the monitor
@@ -51,6 +52,7 @@ class TimingMetrics(BurstMetrics, total=False):
     window_ms: float  # wall time from the first timed rep to the last
     cap_seen: bool  # the power cap held the clock during warmup or reps (null: no NVML)
     cap_cycle_ms: float  # the cap's cycle the window had to span (null: no cap, or fixed)
+    launch_us: float  # host microseconds to queue one call; each GPU rep waits this long x1.5 first (null: CPU)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Samples:
     cap_seen: bool | None = None  # the power cap held the clock during warmup or reps (None: no NVML)
     cap_cycle_ms: float | None = None  # the cap's cycle the window had to span (None: no cap, or fixed)
     burst: Burst | None = None  # the burst reps before the warmup (None: no NVML, or timing.burst off)
+    launch_us: float | None = None  # host microseconds to queue one call (None: CPU)
 
 
 def timing_metrics(samples: Samples) -> TimingMetrics:
@@ -75,7 +78,7 @@ def timing_metrics(samples: Samples) -> TimingMetrics:
             "ci_rel": stats.ci_rel, "stop_reason": samples.stop_reason, "timer": samples.timer,
             "protocol": samples.protocol, "settle": samples.settle, "warmup_ms": samples.warmup_ms,
             "window_ms": samples.window_ms, "cap_seen": samples.cap_seen, "cap_cycle_ms": samples.cap_cycle_ms,
-            **burst_metrics(samples.burst, stats.median_ms)}
+            "launch_us": samples.launch_us, **burst_metrics(samples.burst, stats.median_ms)}
 
 
 @dataclass(frozen=True)
@@ -116,12 +119,12 @@ def warmup(fn: Callable[[], object], device: torch.device, cfg: TimingConfig, pr
 
 
 def timed_reps(fn: Callable[[], object], device: torch.device, cfg: TimingConfig,
-               window: Callable[[list[float], float], Window], after: After = None,
+               window: Callable[[list[float], float], Window], after: After = None, before: BeforeRep | None = None,
                ) -> tuple[list[float], str, str, float, Window]:
     """Timed reps until the stop rule ends them: (times, stop reason, timer, the perf_counter at
     the first rep, the last window). `window(times, span_ms)` says what the reps have and need;
     `after` sees each rep's result, outside the timed region."""
-    batch, timer = timed_batches(fn, device, cfg, after)
+    batch, timer = timed_batches(fn, device, cfg, after, before)
     times: list[float] = []
     t0 = time.perf_counter()
     deadline, n = t0 + cfg.budget_s, cfg.min_reps
@@ -166,37 +169,38 @@ def time_callable(fn: Callable[[], object], device: torch.device, cfg: TimingCon
     reads the GPU; adaptive needs it usable. `cap_cycle`: what the worker knows of its GPU's cap.
     `after` sees the result of every timed rep, burst and sustained (jobs/rep_check.py)."""
     usable = monitor is not None and monitor.usable
+    before = before_rep(fn, device, cfg.flush_l2) if device.type == "cuda" else None
     burst = None
-    if usable and cfg.burst and device.type == "cuda":
-        flush = make_l2_flush(device) if cfg.flush_l2 else None
-        burst = time_burst(lambda n: cuda_batch(fn, n, flush, after), cfg.burst_reps, monitor,
+    if usable and cfg.burst and before is not None:
+        burst = time_burst(lambda n: cuda_batch(fn, n, before, after), cfg.burst_reps, monitor,
                            cfg.burst_wait_max_ms / 1e3)
         prior = Warmed(prior.calls + len(burst.times_ms), prior.seconds + sum(burst.times_ms) / 1e3)
     if cfg.protocol == "adaptive" and usable:
-        samples = adaptive(fn, device, cfg, prior, monitor, cap_cycle or CapCycle(), after)
+        samples = adaptive(fn, device, cfg, prior, monitor, cap_cycle or CapCycle(), after, before)
     else:
-        samples = fixed(fn, device, cfg, prior, monitor, "by_time" if cfg.protocol == "fixed" else "no_nvml", after)
-    return dataclasses.replace(samples, burst=burst)
+        settle = "by_time" if cfg.protocol == "fixed" else "no_nvml"
+        samples = fixed(fn, device, cfg, prior, monitor, settle, after, before)
+    return dataclasses.replace(samples, burst=burst, launch_us=before.launch_us if before else None)
 
 
 def fixed(fn: Callable[[], object], device: torch.device, cfg: TimingConfig, prior: Warmed,
-          monitor: GpuMonitor | None, settle: str, after: After = None) -> Samples:
+          monitor: GpuMonitor | None, settle: str, after: After = None, before: BeforeRep | None = None) -> Samples:
     t0 = time.perf_counter()
     warmup(fn, device, cfg, prior)
     warm_ms = (time.perf_counter() - t0) * 1e3
     window = lambda t, span: Window(sum(t), cfg.min_timed_ms)  # noqa: E731
-    times, reason, timer, t1, _ = timed_reps(fn, device, cfg, window, after)
+    times, reason, timer, t1, _ = timed_reps(fn, device, cfg, window, after, before)
     cap = any(r.capped for r in monitor.between(t0)) if monitor is not None and monitor.usable else None
     return Samples(tuple(times), reason, timer, "fixed", settle, warm_ms, (time.perf_counter() - t1) * 1e3, t1, cap)
 
 
 def adaptive(fn: Callable[[], object], device: torch.device, cfg: TimingConfig, prior: Warmed,
-             monitor: GpuMonitor, cap_cycle: CapCycle, after: After = None) -> Samples:
+             monitor: GpuMonitor, cap_cycle: CapCycle, after: After = None, before: BeforeRep | None = None) -> Samples:
     t0 = time.perf_counter()
     settle = settle_warmup(fn, device, cfg, prior, monitor, t0)
     warm_ms = (time.perf_counter() - t0) * 1e3
     window = lambda t, span: cap_window(monitor, t0, span, cfg, cap_cycle)  # noqa: E731
-    times, reason, timer, t1, last = timed_reps(fn, device, cfg, window, after)
+    times, reason, timer, t1, last = timed_reps(fn, device, cfg, window, after, before)
     cap = any(r.capped for r in monitor.between(t0))
     return Samples(tuple(times), reason, timer, "adaptive", settle, warm_ms, (time.perf_counter() - t1) * 1e3, t1, cap,
                    last.cycle_ms)

@@ -166,3 +166,23 @@ def test_the_read_kernel_is_checked_and_at_least_as_fast_as_a_copy():
 
     m = device_ceilings(CeilingsParams(), on_gpu(TimingConfig(budget_s=2))).metrics
     assert m["ceiling_read_gbs"] > 0.9 * m["ceiling_copy_gbs"]  # a read moves half a copy's bytes per element
+
+
+def test_the_events_time_the_kernels_not_the_host_s_launch():
+    """A call whose host work (300 us of Python) is far longer than its kernel (a ~5 us add):
+    each rep's wait keeps the GPU from reaching the start event before the kernel is queued."""
+    import time as clock
+
+    from jobs.timing import time_callable
+
+    x = torch.zeros(1 << 20, device="cuda")
+
+    def host_heavy():
+        t0 = clock.perf_counter()
+        while clock.perf_counter() - t0 < 300e-6:
+            pass
+        return x.add_(1.0)
+
+    samples = time_callable(host_heavy, torch.device("cuda:0"), TimingConfig(**{**QUICK.__dict__, "burst": False}))
+    assert samples.launch_us >= 300
+    assert 1e3 * max(samples.times_ms) < 0.5 * samples.launch_us, (samples.launch_us, samples.times_ms[:10])
