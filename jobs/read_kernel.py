@@ -3,8 +3,10 @@
 A device-to-device copy reads and writes; `torch.sum` is a library reduction tuned for other
 things. Neither bounds a kernel that mostly reads (an H200 copy moved 4,271 GB/s read + write while
 SDPA's decode moved 4,580 GB/s). This Triton kernel reads a buffer once with wide vector loads,
-from enough programs to keep every SM busy, and writes one float per program. Its sum is checked
-against torch's before it is timed; the fastest of a few launch shapes is the ceiling.
+from enough programs to keep every SM busy, and writes one float per program. Two grids: one
+program per slice of the buffer (many waves), and a persistent one (a few programs per SM, each
+striding over the buffer, so no wave has a tail). Its sum is checked against torch's before it is
+timed; the fastest of the launch shapes is the ceiling (benchmarks/read_kernel_shapes.py prints each).
 """
 from __future__ import annotations
 
@@ -12,8 +14,11 @@ from typing import Callable
 
 import torch
 
-# (elements per block, blocks per program, warps): 16 or 32 fp32 per thread per block = 64-128 B
-CONFIGS = ((4096, 8, 8), (8192, 4, 8), (4096, 16, 4), (16384, 2, 16))
+# (grid, elements per block, n, warps): 16 or 32 fp32 per thread per block = 64-128 B.
+# "sliced": n blocks per program; "persistent": n programs per SM.
+CONFIGS = (("sliced", 4096, 8, 8), ("sliced", 8192, 4, 8), ("sliced", 4096, 16, 4), ("sliced", 16384, 2, 16),
+           ("persistent", 4096, 8, 4), ("persistent", 8192, 4, 8), ("persistent", 8192, 8, 8),
+           ("persistent", 16384, 2, 16))
 
 
 def build_kernel():
@@ -29,15 +34,27 @@ def build_kernel():
             acc += tl.load(x_ptr + offsets, mask=offsets < n, other=0.0, eviction_policy="evict_first")
         tl.store(out_ptr + tl.program_id(0), tl.sum(acc, axis=0))
 
-    return triton, read_sum
+    @triton.jit
+    def read_sum_persistent(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+        acc = tl.zeros([BLOCK], dtype=tl.float32)
+        for block in range(tl.program_id(0), tl.cdiv(n, BLOCK), tl.num_programs(0)):
+            offsets = block.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+            acc += tl.load(x_ptr + offsets, mask=offsets < n, other=0.0, eviction_policy="evict_first")
+        tl.store(out_ptr + tl.program_id(0), tl.sum(acc, axis=0))
+
+    return triton, {"sliced": read_sum, "persistent": read_sum_persistent}
 
 
-def launcher(kernel, triton, x: torch.Tensor, config: tuple[int, int, int]) -> tuple[Callable[[], None], torch.Tensor]:
-    block, per_program, warps = config
-    programs = triton.cdiv(x.numel(), block * per_program)
+def launcher(kernels: dict, triton, x: torch.Tensor, config: tuple) -> tuple[Callable[[], None], torch.Tensor]:
+    grid, block, n, warps = config
+    if grid == "persistent":
+        programs = n * torch.cuda.get_device_properties(x.device).multi_processor_count
+        out = torch.empty(programs, device=x.device, dtype=torch.float32)
+        return (lambda: kernels[grid][(programs,)](x, out, x.numel(), BLOCK=block, num_warps=warps)), out
+    programs = triton.cdiv(x.numel(), block * n)
     out = torch.empty(programs, device=x.device, dtype=torch.float32)
-    return (lambda: kernel[(programs,)](x, out, x.numel(), BLOCK=block, PER_PROGRAM=per_program,
-                                        num_warps=warps)), out
+    return (lambda: kernels[grid][(programs,)](x, out, x.numel(), BLOCK=block, PER_PROGRAM=n,
+                                               num_warps=warps)), out
 
 
 def read_calls(nbytes: int, device: torch.device) -> list[Callable[[], None]]:
@@ -45,14 +62,14 @@ def read_calls(nbytes: int, device: torch.device) -> list[Callable[[], None]]:
     if device.type != "cuda":
         return []
     try:
-        triton, kernel = build_kernel()
+        triton, kernels = build_kernel()
     except ImportError:
         return []
     x = torch.rand(nbytes // 4, device=device, dtype=torch.float32)  # (n,), random: never time on zeros
     want = x.sum(dtype=torch.float64).item()
     calls = []
     for config in CONFIGS:
-        call, out = launcher(kernel, triton, x, config)
+        call, out = launcher(kernels, triton, x, config)
         call()
         got = out.sum(dtype=torch.float64).item()
         if abs(got - want) > 1e-4 * abs(want):
