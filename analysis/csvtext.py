@@ -16,12 +16,18 @@ FORMULA = r"^[=+\-@\t\r]"  # the same, for pyarrow
 def safe_table(table: pa.Table) -> pa.Table:
     """`table` with every text cell that a spreadsheet would take for a formula made text."""
     for i, column in enumerate(table.schema):
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        if (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) and risky(table.column(i)):
             values = table.column(i)
             quote, empty = pa.scalar("'", column.type), pa.scalar("", column.type)
             quoted = pc.binary_join_element_wise(quote, values, empty)
             table = table.set_column(i, column, pc.if_else(pc.match_substring_regex(values, FORMULA), quoted, values))
     return table
+
+
+def risky(values: pa.ChunkedArray) -> bool:
+    """Whether any cell of a text column starts like a formula. Its distinct values are checked, not
+    its cells: a column of a million rows holds few, and rewriting every column took seconds."""
+    return pc.any(pc.match_substring_regex(pc.unique(values), FORMULA)).as_py() is True
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:

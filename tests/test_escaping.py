@@ -7,7 +7,9 @@ import csv
 import re
 
 import pandas as pd
+import pyarrow as pa
 
+from analysis.csvtext import safe_table
 from analysis.report import write_report
 from orchestrator.cli import main
 from tests.conftest import synthetic_row, write_run
@@ -87,3 +89,13 @@ def test_a_plot_matplotlib_cannot_draw_is_a_line_in_the_report(tmp_path):
     assert "The correctness plot could not be drawn: ValueError: Axis limits cannot be NaN or Inf" in report
     assert "![TFLOPS against seq_len: float16 d1 non-causal fwd](plots/speed_0.png)" in report
     assert "## Correctness per point" in report and "## Devices" in report
+
+
+def test_safe_table_quotes_each_formula_cell_of_a_text_column_only():
+    """Only a column holding a risky value is rewritten; in it every risky cell is quoted, other cells
+    and empty ones stay as they were, and a number column is never touched."""
+    table = pa.table({"error": ["ok", None, "=1+1", "\tx", "\rx", "a-b", "-2"], "plain": ["a", "b", "c", None, "", "d", "e"],
+                      "ms": [-1.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    safe = safe_table(table)
+    assert safe["error"].to_pylist() == ["ok", None, "'=1+1", "'\tx", "'\rx", "a-b", "'-2"]
+    assert safe["plain"].to_pylist() == table["plain"].to_pylist() and safe["ms"].to_pylist()[0] == -1.5
