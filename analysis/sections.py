@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.cells import POINT, speed_rows, status_cells, timed_cells
+from analysis.cells import POINT, speed_rows, status_cells
 from analysis.document import Section, Table, num
 
 CEILING_TEXT = {"TFLOPS": ("pct_of_peak", "of peak"), "GB/s": ("pct_of_bandwidth", "of read bandwidth")}
@@ -75,9 +75,10 @@ SPEED_HEAD = ("Median time per call, sustained (the card held at its power cap b
               "status; n and range where several devices or runs of one GPU model timed the point.")
 
 
-def speed_sections(frame: pd.DataFrame) -> list[Section]:
-    """A section per job that times (dense attention, decode, varlen prefill), a table per point."""
-    cells, statuses = timed_cells(frame), status_cells(frame)
+def speed_sections(frame: pd.DataFrame, cells: pd.DataFrame) -> list[Section]:
+    """A section per job that times (dense attention, decode, varlen prefill), a table per point;
+    `cells` are `timed_cells(frame)`, which the report has made once already (seconds at 1M rows)."""
+    statuses = status_cells(frame)
     if cells.empty and statuses.empty:
         return [Section("Speed per point", ["No benchmark job in these runs."])]
     cells = with_references(cells)
