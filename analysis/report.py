@@ -62,8 +62,8 @@ def build(frame: pd.DataFrame, manifests: dict[str, dict], baseline: str | None,
     history = history_sections(frame, manifests, baseline_run, colors, plots.parent)
     return [headline_section(cells, models, baseline), confounder_section(frame, models),
             clocks_section(frame, cells, models), summary_section(frame, manifests),
-            Section("Plots", figures or ["No plots for these runs."]), *history,
-            *speed_sections(frame, cells), *correctness_sections(frame), failure_section(frame), device_section(manifests)]
+            Section("Plots", figures or ["No plots for these runs."]), *history, *speed_sections(frame, cells),
+            *correctness_sections(frame), failure_section(frame), device_section(manifests)]
 
 
 def write_tables(frame: pd.DataFrame, out_dir: Path) -> None:
