@@ -74,19 +74,26 @@ def arrow_schema(types: Mapping[str, type]) -> pa.Schema:
     return pa.schema([(name, ARROW_TYPES[t]) for name, t in types.items()])
 
 
+def longest_line(data: bytes) -> int:
+    """The length of the longest line, found without splitting the file into a million bytes objects."""
+    pos, longest = 0, 0
+    while (end := data.find(b"\n", pos)) != -1:
+        longest, pos = max(longest, end - pos), end + 1
+    return max(longest, len(data) - pos)
+
+
 def read_journal_table(path: Path, types: Mapping[str, type], required: tuple[str, ...] = REQUIRED) -> pa.Table:
     """Every complete row of results.jsonl, each column `types` names typed so, any other read with
     its values' type; a row without a value in each `required` column is corrupt."""
     complete = complete_lines(path)
     schema = arrow_schema(types)
-    if not complete.strip():
+    if not complete or complete.isspace():  # not .strip(): that copies the whole file
         return schema.empty_table()
     try:
         complete.decode("utf-8")  # pyarrow would take some invalid bytes, then fail on them later
     except UnicodeDecodeError:
         raise corrupt(path, complete, "not UTF-8", types, required) from None
-    longest = max(len(line) for line in complete.split(b"\n"))
-    read = pajson.ReadOptions(block_size=max(MIN_BLOCK_BYTES, 2 * longest + 2))  # a block holds whole lines
+    read = pajson.ReadOptions(block_size=max(MIN_BLOCK_BYTES, 2 * longest_line(complete) + 2))  # whole lines
     parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
     try:
         table = pajson.read_json(io.BytesIO(complete), read_options=read, parse_options=parse)
