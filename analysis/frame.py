@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from analysis.datasheets import datasheet_gbs
 from base import format1
@@ -61,8 +62,8 @@ def format1_names(frame: pd.DataFrame) -> pd.DataFrame:
     points = frame[[*format1.PARAMS]].iloc[first].to_dict("records")
     names = {"point": [format1.point_label(r) for r in points], "family": [format1.family_label(r) for r in points],
              "implementation": [format1.implementation(r["backend"], r["flash_impl"]) for r in points]}
-    for column, values in names.items():
-        frame[column] = pd.array(np.array(values, dtype=object)[codes], dtype="string")
+    for column, values in names.items():  # arrow's take: pandas would make a million Python strings into arrow's
+        frame[column] = pd.arrays.ArrowStringArray(pa.array(values, pa.large_string()).take(codes))
     return frame
 
 
