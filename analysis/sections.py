@@ -21,10 +21,11 @@ def point_title(key: tuple) -> str:
 def point_tables(long: pd.DataFrame, row: str, first_header: str) -> list[Section]:
     """One table per point (in first-seen order): a row per value of `row`, a column per
     implementation that ran there, each cell the `text` of its long-format row, "—" where none."""
-    impls = list(dict.fromkeys(long["implementation"]))
+    impls = list(dict.fromkeys(long["implementation"].tolist()))
     points: dict[tuple, dict[str, dict[str, str]]] = {}
-    for key, label, impl, text in zip(long[POINT].itertuples(index=False, name=None), long[row],
-                                      long["implementation"], long["text"]):
+    # as lists: iterating arrow-backed columns cell by cell took a second over a big report's rows
+    for key, label, impl, text in zip(zip(*(long[c].tolist() for c in POINT)), long[row].tolist(),
+                                      long["implementation"].tolist(), long["text"].tolist()):
         points.setdefault(key, {}).setdefault(label, {})[impl] = text
     out = []
     for key, rows in points.items():
@@ -106,10 +107,11 @@ def check_text(r: dict) -> str:
 
 
 def correctness_sections(frame: pd.DataFrame) -> list[Section]:
-    rows = frame[frame["kind"] == "check"]
+    keys = [*POINT, "run", "device_label", "implementation"]
+    rows = frame.loc[frame["kind"] == "check", list(dict.fromkeys([*keys, *CHECK_COLUMNS]))]  # not every column
     if rows.empty:
         return [Section("Correctness per point", ["No correctness job in these runs."])]
-    rows = rows.drop_duplicates([*POINT, "run", "device_label", "implementation"], keep="last")
+    rows = rows.drop_duplicates(keys, keep="last")
     long = rows[[*POINT, "implementation"]].assign(
         where=rows["run"] + ": " + rows["device_label"],
         text=[check_text(r) for r in rows[CHECK_COLUMNS].to_dict("records")])
