@@ -11,6 +11,7 @@ it lacks takes the meaning it had.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +101,13 @@ def device_env(run_dir: RunDir) -> pd.DataFrame:
     return devices.reindex(columns=["hostname", "device", *ENV_COLUMNS])
 
 
+def load_run(run_dir: RunDir, name: str) -> pd.DataFrame:
+    """One run's rows, each with the run's name and its device's software (manifest.json)."""
+    run_dir.manifest()
+    frame = load_results(run_dir).assign(run=name)
+    return frame.merge(device_env(run_dir), on=["hostname", "device"], how="left")
+
+
 def load_runs(run_dirs: list[str | Path | RunDir]) -> pd.DataFrame:
     """One tidy frame from several run directories: every row with its `run`, its device's versions
     from the manifest, and its speed against its device's measured ceilings (`pct_of_peak` for
@@ -107,11 +115,10 @@ def load_runs(run_dirs: list[str | Path | RunDir]) -> pd.DataFrame:
     run_dirs = [d if isinstance(d, RunDir) else RunDir(d) for d in run_dirs]
     if len(set(d.path.resolve() for d in run_dirs)) < len(run_dirs):
         raise RunDirError("the same run directory is named twice")
-    frames = []
-    for run_dir, name in zip(run_dirs, run_names([d.path for d in run_dirs])):
-        run_dir.manifest()
-        frame = load_results(run_dir).assign(run=name)
-        frames.append(frame.merge(device_env(run_dir), on=["hostname", "device"], how="left"))
+    # two runs at a time: one's Python-bound pandas steps run while arrow parses the other's journal;
+    # map gives the frames in order, and the first run in order that fails raises, as a loop would
+    with ThreadPoolExecutor(2) as pool:
+        frames = list(pool.map(load_run, run_dirs, run_names([d.path for d in run_dirs])))
     frame = pd.concat(frames, ignore_index=True)
     frame["run"] = frame["run"].astype("string")
     return against_ceilings(frame)
