@@ -152,14 +152,13 @@ def first_error(err: BaseException) -> str:
     return f"{type(err).__name__}: {str(err).splitlines()[0]}"
 
 
-def timed_batches(fn: Callable[[], object], device: torch.device, cfg: TimingConfig, after: After = None,
-                  before: BeforeRep | None = None) -> tuple[Callable[[int], list[float]], str]:
+def timed_batches(fn: Callable[[], object], device: torch.device, cfg: TimingConfig, before: BeforeRep | None,
+                  after: After = None) -> tuple[Callable[[int], list[float]], str]:
     """A function timing n reps of the (warm) call, and the name of the timer it uses. A graph's
-    replay returns nothing: `after` sees no result there. `before` (GPU only): the call's, or
-    measured here; a replay queues faster than the call, so the call's wait is long enough."""
+    replay returns nothing: `after` sees no result there. `before` (None on the CPU): the call's;
+    a replay queues faster than the call, so the call's wait is long enough for it too."""
     if device.type != "cuda":
         return (lambda n: cpu_batch(fn, n, after)), "perf_counter"
-    before = before or before_rep(fn, device, cfg.flush_l2)
     if cfg.cuda_graph:
         replay = capture_graph(fn, device)
         return (lambda n: cuda_batch(replay, n, before)), "cuda_graph"

@@ -119,12 +119,12 @@ def warmup(fn: Callable[[], object], device: torch.device, cfg: TimingConfig, pr
 
 
 def timed_reps(fn: Callable[[], object], device: torch.device, cfg: TimingConfig,
-               window: Callable[[list[float], float], Window], after: After = None, before: BeforeRep | None = None,
+               window: Callable[[list[float], float], Window], before: BeforeRep | None, after: After = None,
                ) -> tuple[list[float], str, str, float, Window]:
     """Timed reps until the stop rule ends them: (times, stop reason, timer, the perf_counter at
     the first rep, the last window). `window(times, span_ms)` says what the reps have and need;
     `after` sees each rep's result, outside the timed region."""
-    batch, timer = timed_batches(fn, device, cfg, after, before)
+    batch, timer = timed_batches(fn, device, cfg, before, after)
     times: list[float] = []
     t0 = time.perf_counter()
     deadline, n = t0 + cfg.budget_s, cfg.min_reps
@@ -176,31 +176,31 @@ def time_callable(fn: Callable[[], object], device: torch.device, cfg: TimingCon
                            cfg.burst_wait_max_ms / 1e3)
         prior = Warmed(prior.calls + len(burst.times_ms), prior.seconds + sum(burst.times_ms) / 1e3)
     if cfg.protocol == "adaptive" and usable:
-        samples = adaptive(fn, device, cfg, prior, monitor, cap_cycle or CapCycle(), after, before)
+        samples = adaptive(fn, device, cfg, prior, monitor, cap_cycle or CapCycle(), before, after)
     else:
         settle = "by_time" if cfg.protocol == "fixed" else "no_nvml"
-        samples = fixed(fn, device, cfg, prior, monitor, settle, after, before)
+        samples = fixed(fn, device, cfg, prior, monitor, settle, before, after)
     return dataclasses.replace(samples, burst=burst, launch_us=before.launch_us if before else None)
 
 
 def fixed(fn: Callable[[], object], device: torch.device, cfg: TimingConfig, prior: Warmed,
-          monitor: GpuMonitor | None, settle: str, after: After = None, before: BeforeRep | None = None) -> Samples:
+          monitor: GpuMonitor | None, settle: str, before: BeforeRep | None, after: After = None) -> Samples:
     t0 = time.perf_counter()
     warmup(fn, device, cfg, prior)
     warm_ms = (time.perf_counter() - t0) * 1e3
     window = lambda t, span: Window(sum(t), cfg.min_timed_ms)  # noqa: E731
-    times, reason, timer, t1, _ = timed_reps(fn, device, cfg, window, after, before)
+    times, reason, timer, t1, _ = timed_reps(fn, device, cfg, window, before, after)
     cap = any(r.capped for r in monitor.between(t0)) if monitor is not None and monitor.usable else None
     return Samples(tuple(times), reason, timer, "fixed", settle, warm_ms, (time.perf_counter() - t1) * 1e3, t1, cap)
 
 
 def adaptive(fn: Callable[[], object], device: torch.device, cfg: TimingConfig, prior: Warmed,
-             monitor: GpuMonitor, cap_cycle: CapCycle, after: After = None, before: BeforeRep | None = None) -> Samples:
+             monitor: GpuMonitor, cap_cycle: CapCycle, before: BeforeRep | None, after: After = None) -> Samples:
     t0 = time.perf_counter()
     settle = settle_warmup(fn, device, cfg, prior, monitor, t0)
     warm_ms = (time.perf_counter() - t0) * 1e3
     window = lambda t, span: cap_window(monitor, t0, span, cfg, cap_cycle)  # noqa: E731
-    times, reason, timer, t1, last = timed_reps(fn, device, cfg, window, after, before)
+    times, reason, timer, t1, last = timed_reps(fn, device, cfg, window, before, after)
     cap = any(r.capped for r in monitor.between(t0))
     return Samples(tuple(times), reason, timer, "adaptive", settle, warm_ms, (time.perf_counter() - t1) * 1e3, t1, cap,
                    last.cycle_ms)
