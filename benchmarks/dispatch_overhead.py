@@ -10,19 +10,11 @@ On a machine with N GPUs, --real uses them.
 """
 from __future__ import annotations
 
-import datetime
 import os
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
-import ray
-import yaml
-
-from analysis.frame import load_results
-from orchestrator.config import config_from_data
-from orchestrator.launch import run_sweep
+from benchmarks.scaling import run_on, span_s
 
 
 def sweep(jobs: int, real: bool) -> dict:
@@ -36,20 +28,8 @@ def sweep(jobs: int, real: bool) -> dict:
 
 def measure(workers: int, jobs: int, real: bool) -> tuple[float, float, int]:
     """(the jobs' own seconds, the driver loop's span in seconds, jobs) on `workers` workers."""
-    if real:
-        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, range(workers)))
-        ray.init(address="local", include_dashboard=False, log_to_driver=False)
-    else:
-        os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-        ray.init(address="local", num_cpus=workers, num_gpus=workers, include_dashboard=False, log_to_driver=False)
-    config = sweep(jobs, real)
-    run_dir = Path(tempfile.mkdtemp()) / "run"
-    run_sweep(config_from_data(config), yaml.safe_dump(config), run_dir, address=None)
-    frame = load_results(run_dir)
-    ray.shutdown()
-    finished = frame["finished_at"].map(lambda s: datetime.datetime.fromisoformat(s).timestamp())
-    span = finished.max() - (finished - frame["duration_s"]).min()
-    return float(frame["duration_s"].sum()), float(span), len(frame)
+    frame = run_on(workers, real, sweep(jobs, real))
+    return float(frame["duration_s"].sum()), span_s(frame), len(frame)
 
 
 def main() -> None:

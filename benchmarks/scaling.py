@@ -35,23 +35,30 @@ GPU_SWEEP = {"run": {"placement": "spread", "measure_ceilings": False}, "timing"
                                   "backend": ["math", "flash", "efficient", "cudnn"]}}]}
 
 
-def throughput(devices: int, real: bool) -> tuple[float, int]:
-    """(jobs per second over the driver loop, jobs) on `devices` workers."""
+def run_on(devices: int, real: bool, sweep: dict):
+    """The rows of `sweep` run on a fresh local Ray of `devices` workers (real GPUs, or fake slots)."""
     if real:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, range(devices)))
         ray.init(address="local", include_dashboard=False, log_to_driver=False)
     else:
         os.environ.pop("CUDA_VISIBLE_DEVICES", None)
         ray.init(address="local", num_cpus=devices, num_gpus=devices, include_dashboard=False, log_to_driver=False)
-    sweep = GPU_SWEEP if real else CPU_SWEEP
     run_dir = Path(tempfile.mkdtemp()) / "run"
     run_sweep(config_from_data(sweep), yaml.safe_dump(sweep), run_dir, address=None)
-    frame = load_results(run_dir)
     ray.shutdown()
-    # the driver loop's span: first job's start (its finish minus its duration) to the last finish
+    return load_results(run_dir)
+
+
+def span_s(frame) -> float:
+    """The driver loop's span: the first job's start (its finish minus its duration) to the last finish."""
     finished = frame["finished_at"].map(lambda s: datetime.datetime.fromisoformat(s).timestamp())
-    span = finished.max() - (finished - frame["duration_s"]).min()
-    return len(frame) / span, len(frame)
+    return float(finished.max() - (finished - frame["duration_s"]).min())
+
+
+def throughput(devices: int, real: bool) -> tuple[float, int]:
+    """(jobs per second over the driver loop, jobs) on `devices` workers."""
+    frame = run_on(devices, real, GPU_SWEEP if real else CPU_SWEEP)
+    return len(frame) / span_s(frame), len(frame)
 
 
 def main() -> None:
